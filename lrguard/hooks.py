@@ -1,0 +1,87 @@
+"""``install()`` / ``uninstall()``: post-import hooks arm the framework adapters; nothing is imported early.
+
+Each adapter module has ``patch() -> Patches`` (called once its framework is imported) and ``flush()``
+(final decisions on everything it watches). Patching happens at most once per install.
+"""
+from __future__ import annotations
+
+import importlib
+import sys
+import threading
+from typing import Dict, List
+
+import wrapt
+
+from .findings import LRGuardWarning
+from .guard import STATE, internal_error
+from .patching import Patches
+
+# framework module -> lrguard adapter module
+ADAPTERS: Dict[str, str] = {
+    "torch": "lrguard.integrations.torch",
+}
+
+_lock = threading.RLock()
+_registered: set = set()
+_active: Dict[str, Patches] = {}
+_loaded: Dict[str, object] = {}
+_installed = False
+
+
+def install() -> None:
+    """Watch every supported framework, now if it is imported, else as soon as it is. Idempotent."""
+    global _installed
+    with _lock:
+        if _installed:
+            return
+        _installed = True
+        STATE.stopped = False
+        for target in ADAPTERS:
+            if target not in _registered:
+                _registered.add(target)
+                wrapt.register_post_import_hook(_on_import, target)  # runs at once if already imported
+            elif target in sys.modules:
+                _on_import(sys.modules[target])
+
+
+def uninstall() -> None:
+    """Restore every patched method and remove every hook; ``install()`` re-arms."""
+    global _installed
+    with _lock:
+        _installed = False
+        for patches in _active.values():
+            patches.restore()
+        _active.clear()
+
+
+def is_installed() -> bool:
+    return _installed
+
+
+def active() -> List[str]:
+    """The frameworks lrguard is watching now."""
+    return [target for target, adapter in ADAPTERS.items() if adapter in _active]
+
+
+def flush() -> None:
+    """Let every adapter read what it has pending and decide."""
+    for adapter in list(_loaded.values()):
+        try:
+            adapter.flush()
+        except LRGuardWarning:
+            raise  # ``-W error::lrguard.LRGuardWarning``: the user asked for an exception
+        except Exception as exc:
+            internal_error(f"{adapter.__name__}.flush", exc)
+
+
+def _on_import(module) -> None:
+    with _lock:
+        name = ADAPTERS.get(module.__name__)
+        if not _installed or name is None or name in _active or STATE.stopped:
+            return
+        try:
+            adapter = _loaded.get(name) or importlib.import_module(name)
+            _loaded[name] = adapter
+            _active[name] = adapter.patch()
+        except Exception as exc:
+            internal_error(f"installing {name}", exc)
