@@ -10,10 +10,9 @@ import sys
 import threading
 from typing import Dict, List
 
-import wrapt
-
 from .findings import LRGuardWarning
 from .guard import STATE, internal_error
+from .importhook import when_imported
 from .patching import Patches
 
 # framework module -> lrguard adapter module
@@ -39,7 +38,7 @@ def install() -> None:
         for target in ADAPTERS:
             if target not in _registered:
                 _registered.add(target)
-                wrapt.register_post_import_hook(_on_import, target)  # runs at once if already imported
+                when_imported(target, _on_import)  # runs at once if already imported
             elif target in sys.modules:
                 _on_import(sys.modules[target])
 
