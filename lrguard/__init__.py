@@ -30,5 +30,9 @@ def reset() -> None:
     LOG.clear()
 
 
+from .warnoptions import apply as _apply_warning_options  # noqa: E402
+
+_apply_warning_options()  # -W error::lrguard.LRGuardWarning: Python could not import lrguard when it read it
+
 if os.environ.get("LRGUARD_DISABLE", "").strip().lower() in ("", "0", "false", "no"):
     install()

@@ -1,6 +1,7 @@
 """The findings model: what lrguard found, as data, as a warning, and as JSON."""
 from __future__ import annotations
 
+import os
 import threading
 import warnings
 from dataclasses import asdict, dataclass
@@ -92,7 +93,23 @@ class FindingLog:
             self.dropped = 0
 
 
+WARN = True  # False in the non-zero ranks of a distributed job under ``lrguard run``: rank 0 warns for all
+
+
+def warns_here() -> bool:
+    """Only rank 0 of a distributed job warns (``RANK``, else ``LOCAL_RANK``); every rank still records."""
+    if not WARN:
+        return False
+    for name in ("RANK", "LOCAL_RANK"):
+        value = os.environ.get(name, "").strip()
+        if value.lstrip("-").isdigit():
+            return int(value) == 0
+    return True
+
+
 def _warn(finding: Finding, site: Site) -> None:
+    if not warns_here():
+        return
     category = WARNING_OF_CATEGORY.get(finding.category, LRGuardWarning)
     filename, lineno = site if site else ("lrguard", 0)
     module = filename.rsplit("/", 1)[-1][:-3] if filename.endswith(".py") else filename

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 
 
 class _State:
     stopped = False  # set by the first internal error; every hook checks it first
+    lock = threading.Lock()  # two threads failing at once still print one message
 
 
 STATE = _State()
@@ -16,9 +18,10 @@ def internal_error(where: str, exc: BaseException) -> None:
     """Report an lrguard bug once and stop watching. Never raises."""
     if os.environ.get("LRGUARD_DEBUG"):
         raise exc
-    if STATE.stopped:
-        return
-    STATE.stopped = True
+    with STATE.lock:
+        if STATE.stopped:
+            return
+        STATE.stopped = True
     try:
         sys.stderr.write(
             f"lrguard: internal error in {where} ({type(exc).__name__}: {exc}); lrguard stopped watching this"

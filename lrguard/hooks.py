@@ -18,6 +18,8 @@ from .patching import Patches
 # framework module -> lrguard adapter module
 ADAPTERS: Dict[str, str] = {
     "torch": "lrguard.integrations.torch",
+    "keras": "lrguard.integrations.keras",  # Keras 3 (and tf.keras in TF >= 2.16), every backend
+    "tf_keras": "lrguard.integrations.keras_legacy",  # legacy Keras 2 (TF_USE_LEGACY_KERAS=1)
 }
 
 _lock = threading.RLock()

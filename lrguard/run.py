@@ -4,12 +4,15 @@ Framework adapters feed a ``Run`` plain numbers; the detectors read it. No frame
 """
 from __future__ import annotations
 
+import itertools
 import math
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Deque, List, Optional, Sequence, Tuple
 
 from .findings import LOG, Finding
+from .history import History
+from .registry import RUNS
 from .series import GradSample, LossWindow, LRTrack
 
 
@@ -25,6 +28,9 @@ class Schedule:
     probe_epochs: List[int] = field(default_factory=list)
     probes: List[List[float]] = field(default_factory=list)
     where: Optional[Tuple[str, int]] = None
+    # The expression its one-expression user function returns, as source text (e.g. "(10 - epoch) / 10"),
+    # for fixes that quote the user's code; None when unknown.
+    source: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -45,7 +51,7 @@ class Run:
     def __init__(self, framework: str, where: Optional[Tuple[str, int]] = None, subject: object = None) -> None:
         self.framework = framework
         self.where = where
-        self.subject = subject if subject is not None else id(self)
+        self.subject = subject if subject is not None else next(_SUBJECTS)  # unique, unlike id() of a dead run
         self.name = "optimizer"
         self.step = 0
         self.epoch: Optional[int] = None
@@ -56,6 +62,8 @@ class Run:
         self.raised: set = set()
         self.findings: List[Finding] = []
         self.invalid: Optional[Tuple[int, object]] = None  # (group, value) of a non-number lr
+        self.history = History()  # for the report and the plot; fed on lr changes and at checkpoints
+        RUNS.add(self)
 
     # -- observations --------------------------------------------------------------------------
     def set_bases(self, bases: Sequence[float]) -> None:
@@ -77,16 +85,25 @@ class Run:
             track = self.groups[index]
             if lr != track.lr:
                 track.update(lr, self.step)
+        self.history.add_lrs(self.step, lrs)
 
     def observe_losses(self, values: List[float]) -> None:
-        self.losses.extend(values)
+        self.losses.extend(values, self.step)
+        self.history.add_losses(self.step, values)
 
     def observe_grads(self, sample: GradSample) -> None:
         self.grads.append(sample)
+        self.history.add_grad_ratio(sample.step, sample.grad_ratio)
 
     def add_schedule(self, schedule: Schedule) -> None:
         self.schedules.append(schedule)
         del self.schedules[:-4]  # a run rebuilt with many schedulers keeps the latest few
+
+    def summary(self) -> dict:
+        """A plain, JSON-ready dict: the optimizer, its steps, each group's lrs, the loss, findings, history."""
+        from .report import run_summary
+
+        return run_summary(self)
 
     # -- decisions -----------------------------------------------------------------------------
     @property
@@ -130,6 +147,9 @@ class Run:
         self.findings.append(finding)
         LOG.add(finding, self.subject, where)
         return finding
+
+
+_SUBJECTS = itertools.count(1)
 
 
 def _finite_or_none(value: float) -> Optional[float]:

@@ -9,6 +9,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Deque, List, Optional
 
+DECADES = 16  # LRTrack.depth_steps buckets: 0 .. 15+ decades below the peak
+
 
 @dataclass
 class LRTrack:
@@ -23,15 +25,20 @@ class LRTrack:
     integral: float = 0.0  # sum of the lr over the steps before `since`
     changes: int = 0
     changes_after_peak: int = 0
+    start: int = 0  # the first observed step
+    # depth_steps[k]: the steps spent k whole decades below the peak so far (the last bucket: that far or more,
+    # or 0); for how long a schedule kept the lr far below where it had been, in DECADES ints.
+    depth_steps: List[int] = field(default_factory=lambda: [0] * DECADES)
 
     def update(self, lr: float, step: int) -> None:
         """The group's lr is ``lr`` from ``step`` on."""
-        if self.since:
+        if self.since or not math.isnan(self.lr):  # not the first update (which may come at step 0: Keras)
             self.integral += self.lr * (step - self.since)
+            self.depth_steps[self.depth()] += step - self.since
             self.changes += 1
             self.changes_after_peak += 1
         else:
-            self.first = lr
+            self.first, self.start = lr, step
         self.lr, self.since = lr, step
         if lr > self.peak:
             self.peak, self.changes_after_peak = lr, 0
@@ -43,6 +50,26 @@ class LRTrack:
         total = self.integral + self.lr * (step + 1 - self.since)
         return total / max(step, 1)
 
+    def depth(self) -> int:
+        """How many whole decades the lr now is below the peak so far (0 at or above it, or when unknown)."""
+        if not (0 < self.peak < math.inf and self.lr < self.peak):
+            return 0
+        if not self.lr > 0:
+            return DECADES - 1
+        return min(DECADES - 1, int(math.log10(self.peak / self.lr) + 1e-9))
+
+    def steps_below(self, decades: int, step: int) -> int:
+        """Of the observed steps up to ``step`` (inclusive), how many had an lr >= ``decades`` decades below the
+        peak of their time (the peak may rise later: a warmup's first steps do not count as far below it)."""
+        past = sum(self.depth_steps[max(decades, 0):])
+        if math.isnan(self.lr) or self.depth() < decades:
+            return past
+        return past + max(step - self.since + 1, 0)
+
+    def observed_steps(self, step: int) -> int:
+        """The steps from the first observed one up to ``step``, inclusive."""
+        return 0 if math.isnan(self.first) and not self.since else max(step - self.start + 1, 0)
+
 
 @dataclass
 class LossWindow:
@@ -52,8 +79,13 @@ class LossWindow:
     recent: Deque[float] = field(default_factory=lambda: deque(maxlen=64))
     head: List[float] = field(default_factory=list)
     count: int = 0
+    # The step at which each value in ``recent`` was read (the run's step when it was observed; -1: unknown).
+    steps: Deque[int] = field(default_factory=deque)
 
-    def extend(self, values: List[float]) -> None:
+    def __post_init__(self) -> None:
+        self.steps = deque(self.steps, maxlen=self.recent.maxlen)
+
+    def extend(self, values: List[float], step: Optional[int] = None) -> None:
         for value in values:
             if not math.isfinite(value):
                 continue
@@ -61,23 +93,28 @@ class LossWindow:
             if len(self.head) < self.head_size:
                 self.head.append(value)
             self.recent.append(value)
+            self.steps.append(-1 if step is None else step)
 
     MIN_HALVES = 16  # losses needed before the window says anything
 
     def initial(self) -> Optional[float]:
         return sum(self.head) / len(self.head) if self.head else None
 
-    def halves(self) -> Optional[tuple]:
-        """(mean of the older half, mean of the newer half) of the recent window, once it has enough."""
-        if len(self.recent) < self.MIN_HALVES:
-            return None
+    def halves(self, since: Optional[int] = None) -> Optional[tuple]:
+        """(mean of the older half, mean of the newer half) of the recent window (only the values read at step
+        ``since`` or later, if given), once it has enough."""
         values = list(self.recent)
+        if since is not None:
+            values = [v for v, step in zip(values, self.steps) if step >= since]
+        if len(values) < self.MIN_HALVES:
+            return None
         half = len(values) // 2
         return sum(values[:half]) / half, sum(values[half:]) / (len(values) - half)
 
-    def stalled(self, tolerance: float = 0.05) -> Optional[bool]:
-        """True when the newer half of the window improves on the older half by less than ``tolerance``."""
-        halves = self.halves()
+    def stalled(self, tolerance: float = 0.05, since: Optional[int] = None) -> Optional[bool]:
+        """True when the newer half of the window improves on the older half by less than ``tolerance``
+        (None: not enough values, read at ``since`` or later)."""
+        halves = self.halves(since)
         if halves is None:
             return None
         older, newer = halves

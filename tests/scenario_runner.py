@@ -15,7 +15,7 @@ SCENARIOS = Path(__file__).parent / "scenarios"
 
 _CODE = (
     "import json, runpy, sys, lrguard\n"
-    "runpy.run_path(sys.argv[1])\n"
+    "runpy.run_path(sys.argv.pop(1))\n"  # the script then sees sys.argv == ['-c'], as under the acceptance harness
     "print('LRGUARD-FINDINGS' + json.dumps([f.to_dict() for f in lrguard.findings()]))\n"
 )
 

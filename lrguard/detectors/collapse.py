@@ -1,9 +1,20 @@
-"""``lr-collapse``: the real lr falls by orders of magnitude early or fast, and training stalls.
+"""``lr-collapse``: the real lr falls by orders of magnitude early or fast, stays there, and training stalls.
 
-Typical causes: a per-epoch scheduler stepped every batch, factors that compound. Legitimate decays (cosine or
-linear to 0, OneCycleLR, MultiStepLR's cuts) spend most of the run at a healthy lr before they get that low, so
-the test is the lr now against the base lr and its own peak (it fell), *and* the mean lr over the run; ReduceLROnPlateau is exempt (it cuts
-the lr because the loss stalled).
+Typical causes: a per-epoch scheduler stepped every batch (its whole schedule runs in the first few batches),
+factors that compound (``lr *= 0.9`` per batch, MultiplicativeLR, a Keras ``schedule(epoch, lr)`` written on the
+current lr). The rule, and why:
+
+- the lr now is >= 1000x (``COLLAPSED``) below both the base lr and its own peak: it *fell* there (a warmup that
+  has not risen yet, or the 'lr=1.0, the lambda is the lr' idiom, is measured against its peak, not against 1.0);
+- it has spent at least a quarter (``SUSTAINED``) of the observed steps >= 1000x below the peak of their time.
+  Legitimate decays only get that low in their last stretch: cosine or linear to 0 in the last ~2% (cosine:
+  (1 + cos(pi t)) / 2 <= 1e-3 for t >= 0.98), OneCycleLR in its last ~1.5%, a three-cut MultiStepLR
+  (ImageNet's 30/60/80 of 90 epochs) in its last ~11%. A per-epoch schedule stepped per batch gets there after
+  ~E of E x B steps and stays for the rest; compounding factors after a few steps. A quarter leaves a 2x margin on
+  both sides, and ``MIN_STARVED`` steps give the loss time to show it;
+- the loss is not improving while the lr is that low (the newer half of the losses read since then is not 5%
+  below the older half), or there are too few such losses to tell: before the fall it may well have improved;
+- ReduceLROnPlateau is exempt: it cuts the lr *because* the loss stalled, as many times as it is told to.
 """
 from __future__ import annotations
 
@@ -14,9 +25,11 @@ from . import fmt
 
 ID = "lr-collapse"
 
+COLLAPSED = 1e-3  # the lr now <= COLLAPSED * min(base lr, peak) ...
+DECADES = 3  # (the same fall, in decades, for the steps counted below)
+SUSTAINED = 0.25  # ... for at least this share of the observed steps ...
+MIN_STARVED = 10  # ... and at least this many steps
 MIN_STEPS = 20
-COLLAPSED = 1e-3  # lr now <= base lr * COLLAPSED ...
-STARVED = 0.1  # ... and the mean lr so far <= base lr * STARVED
 
 
 def check(run) -> Optional["Diagnosis"]:
@@ -24,28 +37,36 @@ def check(run) -> Optional["Diagnosis"]:
 
     if run.step < MIN_STEPS or run.has_schedule_bug or any(s.family == "plateau" for s in run.schedules):
         return None
+    if not run.losses.count and not run.grads:
+        return None  # no loss and no gradient seen: steps that train nothing (a scheduler's unit test) stall nothing
     for group, track in enumerate(run.groups):
-        base, lr = track.base, track.lr
-        if not (base > 0 and math.isfinite(lr) and 0 <= lr <= COLLAPSED * min(base, track.peak)):
+        base, lr, peak = track.base, track.lr, track.peak
+        if not (base > 0 and peak > 0 and math.isfinite(lr) and 0 <= lr <= COLLAPSED * min(base, peak)):
             continue
-        mean = track.mean_lr(run.step)
-        if mean > base * STARVED or run.losses.stalled() is False:
+        starved, seen = track.steps_below(DECADES, run.step), track.observed_steps(run.step)
+        if starved < max(MIN_STARVED, SUSTAINED * seen):
             continue
-        orders = math.log10(base / lr) if lr > 0 else math.inf
-        halves = run.losses.halves()
-        loss = f"; the loss has stopped improving ({fmt(halves[0])} -> {fmt(halves[1])})" if halves else ""
-        kind = run.schedules[-1].kind if run.schedules else None
-        per_batch = kind and run.epoch is not None and run.epoch >= 0.5 * run.step
-        if per_batch:
-            fix = (f"{kind} looks stepped every batch ({run.epoch} scheduler steps in {run.step} optimizer steps):"
-                   " call scheduler.step() once per epoch, or size its step_size/gamma/milestones in batches.")
-        else:
-            fix = "Check that the schedule's factors do not compound and that it is stepped as often as it was designed for."
-        drop = "to 0" if lr == 0 else f"{orders:.1f} orders of magnitude below the base lr"
-        return Diagnosis(
-            ID, "schedule-bug",
-            f"the real lr fell from {fmt(track.peak)} to {fmt(lr)} by step {run.step} ({drop} {fmt(base)}); over the"
-            f" run it averaged only {mean / base:.2%} of the base lr{loss}.",
-            fix, group=group,
-        )
+        since = run.step - starved + 1  # where a starvation that lasts until now began
+        if run.losses.stalled(since=since) is False:
+            continue  # the loss still improves at this lr
+        return Diagnosis(ID, "schedule-bug", _message(run, track, starved, seen, since), _fix(run), group=group)
     return None
+
+
+def _message(run, track, starved: int, seen: int, since: int) -> str:
+    base, lr = track.base, track.lr
+    drop = "to 0" if lr == 0 else f"{math.log10(base / lr):.1f} orders of magnitude below the base lr {fmt(base)}"
+    halves = run.losses.halves(since=since)
+    loss = f"; the loss has stopped improving ({fmt(halves[0])} -> {fmt(halves[1])})" if halves else ""
+    return (
+        f"the real lr fell from {fmt(track.peak)} to {fmt(lr)} by step {run.step} ({drop}) and has been 1000x or"
+        f" more below its peak for {starved} of the {seen} steps so far ({starved / max(seen, 1):.0%}){loss}."
+    )
+
+
+def _fix(run) -> str:
+    kind = run.schedules[-1].kind if run.schedules else None
+    if kind and run.epoch is not None and run.epoch >= 0.5 * run.step:
+        return (f"{kind} looks stepped every batch ({run.epoch} scheduler steps in {run.step} optimizer steps):"
+                " call scheduler.step() once per epoch, or size its step_size/gamma/milestones in batches.")
+    return "Check that the schedule's factors do not compound and that it is stepped as often as it was designed for."

@@ -23,6 +23,8 @@ def check(run) -> Optional["Diagnosis"]:
         )
     for index, track in enumerate(run.groups):
         lr = track.lr
+        if math.isnan(lr) and not track.since:
+            continue  # never observed (an optimizer built but not stepped yet): NaN is the track's default
         if math.isnan(lr) or math.isinf(lr) or lr < 0:
             what = "NaN" if math.isnan(lr) else ("infinite" if math.isinf(lr) else f"negative ({fmt(lr)})")
             return Diagnosis(

@@ -8,15 +8,14 @@ host-device synchronisation. lrguard keeps weak references to optimizers and sch
 from __future__ import annotations
 
 import math
+import operator
+import sys
 import threading
-import time
-import types
-import warnings
 import weakref
-from functools import partial
 from typing import List, Optional
 
 import torch
+from torch.amp.grad_scaler import GradScaler
 from torch.optim import Optimizer, lr_scheduler
 from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
 
@@ -26,12 +25,14 @@ from ..guard import STATE, internal_error
 from ..patching import Patches
 from ..run import Run, Schedule
 from ..series import GradSample
+from .torch_probe import probe_functions, probe_scheduler
 
 LOSS_DENSE_STEPS = 32  # every step's loss is sampled up to here, then every LOSS_EVERY-th
 LOSS_EVERY = 4
 GRAD_EVERY = 16  # gradient statistics at steps 2, 4, 8, 16, then every GRAD_EVERY-th
 CHECK_EVERY = 64  # checkpoints at steps 1, 2, 4, ..., 64, then every CHECK_EVERY-th
 CLONE_LIMIT = 1 << 22  # weights larger than this (elements) get no update/weight ratio
+DEFER_LIMIT = 256  # values queued while a CUDA read is in flight, before lrguard reads them synchronously
 PROBE_EPOCHS = list(range(17)) + [24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 2048, 4096, 8192,
                                   16384, 32768, 65536]
 PROBE_SECONDS = 0.05
@@ -45,10 +46,25 @@ def _number(value) -> Optional[float]:
     """A float for an lr, or None for a non-number. Reads a tensor (a sync on GPU): checkpoints only."""
     if type(value) is float:
         return value
+    if isinstance(value, (str, bytes)):
+        return None  # float("0.1") would pass it off as a number
     try:
         return float(value)
+    except OverflowError:  # an int (or Fraction) beyond a float: as good as infinite
+        return math.inf if value > 0 else -math.inf
     except (TypeError, ValueError, RuntimeError):
         return None
+
+
+def _capturing() -> bool:
+    """Is this thread's CUDA stream being captured into a CUDA graph? (Then lrguard must not run a single op:
+    a read would invalidate the capture.) Never initializes CUDA."""
+    return torch.cuda.is_initialized() and torch.cuda.is_current_stream_capturing()
+
+
+def _hashable(obj) -> bool:
+    """Weak dictionaries need hashable keys; an optimizer or scheduler class defining ``__eq__`` alone is not."""
+    return type(obj).__hash__ is not None
 
 
 class _Watch:
@@ -65,7 +81,7 @@ class _Watch:
         self.tensor_lrs = False
         self.schedulers: List[weakref.ref] = []
         self.losses: list = []  # detached scalar tensors not read yet
-        self.grads: list = []  # (step, stacked stats tensor) not read yet
+        self.grads: list = []  # (step, (first kept, last kept), stacked norms tensor) not read yet
         self.before = None  # (step, first, last, first clone, last clone) between pre- and post-step
         self.pending = None  # (values tensor on host, event, losses count, grads meta) of a CUDA read in flight
         self.next_loss, self.next_grad = 1, 2
@@ -74,42 +90,59 @@ class _Watch:
     # -- per step ----------------------------------------------------------------------------------
     def lrs_changed(self, lrs: list) -> None:
         self.last_lrs = lrs
-        if any(isinstance(lr, torch.Tensor) for lr in lrs):
-            self.tensor_lrs = True  # read at checkpoints only
-            return
-        values = [_number(lr) for lr in lrs]
+        values = lrs  # plain floats (the common case) as they are
+        for lr in lrs:
+            if type(lr) is not float:
+                if any(isinstance(lr, torch.Tensor) for lr in lrs):
+                    self.tensor_lrs = True  # read at checkpoints only
+                    return
+                values = [_number(lr) for lr in lrs]
+                break
         self.run.observe_lrs(values)
         if any(v is None or not v >= 0 or math.isinf(v) for v in values):
             self.run.check()
 
-    def take_loss(self, loss) -> None:
+    def take_loss(self, loss, scale=None) -> None:
+        """``loss``: the detached one-element tensor of the last ``backward()``; ``scale``: the GradScaler scale
+        it was multiplied by, if it was."""
         step = self.run.step
         self.next_loss = step + (1 if step < LOSS_DENSE_STEPS else LOSS_EVERY)
-        if isinstance(loss, torch.Tensor) and loss.numel() == 1 and (loss.is_floating_point() or loss.is_complex()):
-            self.losses.append(loss.detach().reshape(()).float())
+        if loss.is_floating_point() or loss.is_complex():
+            if isinstance(scale, torch.Tensor):
+                value = loss.reshape(()).float()
+                value = value / scale.reshape(()).to(value.device)  # the loss GradScaler.scale multiplied
+            else:
+                value = loss  # one dispatch: reshaped and converted with the others at the checkpoint
+            self.losses.append(value)
 
     # -- gradient statistics (sampled) -------------------------------------------------------------
     def before_step(self, opt: Optimizer) -> None:
-        weights = [p for g in opt.param_groups for p in g["params"] if p.grad is not None and p.dim() >= 2]
-        if not weights:
+        groups = opt.param_groups
+        first = next((p for g in groups for p in g["params"] if p.grad is not None and p.dim() >= 2), None)
+        if first is None:
             self.next_grad = self.run.step + 1 + GRAD_EVERY
             return
-        first, last = weights[0], weights[-1]
-        with torch.no_grad():
-            clones = [p.detach().clone() if p.numel() <= CLONE_LIMIT else None for p in (first, last)]
+        last = next(p for g in reversed(groups) for p in reversed(g["params"]) if p.grad is not None and p.dim() >= 2)
+        clones = [p.detach().clone() if p.numel() <= CLONE_LIMIT else None for p in (first, last)]
         self.before = (self.run.step + 1, first, last, clones)
 
     def after_step(self) -> None:
+        """Queue the sample's norms (0-dim tensors, read with the losses in one batch): the first and last
+        weights' gradients, the weights, and how far the step moved each weight that was cloned."""
         step, first, last, clones = self.before
         self.before = None
         self.next_grad = step + (step if step < GRAD_EVERY else GRAD_EVERY)
-        norm = torch.linalg.vector_norm
-        with torch.no_grad():
-            stats = [norm(first.grad), norm(last.grad), norm(first), norm(last)]
-            for p, old in zip((first, last), clones):
-                stats.append(norm(p - old) / norm(old).clamp_min(1e-30) if old is not None else torch.full_like(stats[0], -1.0))
-            device = stats[0].device
-            self.grads.append((step, torch.stack([s.float().to(device) for s in stats])))
+        weights = (first.detach(), last.detach())
+        kept = tuple(old is not None for old in clones)
+        if weights[0].is_cuda:  # fused: one kernel for all the norms
+            olds = [old for old in clones if old is not None]
+            moved = torch._foreach_sub([w for w, k in zip(weights, kept) if k], olds) if olds else []
+            norms = list(torch._foreach_norm([first.grad, last.grad, *weights, *moved]))
+        else:  # on the CPU a dispatch costs more than the arithmetic: as few ops as possible
+            norm = torch.linalg.vector_norm
+            norms = [norm(first.grad), norm(last.grad), norm(weights[0]), norm(weights[1])]
+            norms += [torch.dist(w, old) for w, old in zip(weights, clones) if old is not None]
+        self.grads.append((step, kept, norms))
 
     # -- checkpoints ---------------------------------------------------------------------------------
     def checkpoint(self, opt: Optional[Optimizer], final: bool = False) -> None:
@@ -128,7 +161,8 @@ class _Watch:
         run.check()
 
     def _read(self, final: bool) -> None:
-        """Read the queued device values: now on CPU, once their copy has landed on CUDA."""
+        """Read the queued device values: now on CPU, once their copy has landed on CUDA (while a copy is in
+        flight, the values queued since wait for the next checkpoint rather than for the device)."""
         if self.pending is not None:
             host, event, n_losses, meta = self.pending
             if final:
@@ -138,12 +172,12 @@ class _Watch:
                 self._observe(host.tolist(), n_losses, meta)
         if not (self.losses or self.grads):
             return
+        if self.pending is not None and len(self.losses) + len(self.grads) < DEFER_LIMIT:
+            return
         losses, grads, self.losses, self.grads = self.losses, self.grads, [], []
-        meta = [step for step, _ in grads]
-        parts = losses + [stats for _, stats in grads]
-        device = parts[0].device
-        values = torch.cat([p.reshape(-1).to(device) for p in parts])
-        if device.type == "cuda" and self.pending is None and not final:
+        meta = [(step, kept) for step, kept, _ in grads]
+        values = _stacked(losses + [n for _, _, norms in grads for n in norms])
+        if values.device.type == "cuda" and self.pending is None and not final:
             host = torch.empty(values.shape, dtype=values.dtype, pin_memory=True)
             host.copy_(values, non_blocking=True)
             event = torch.cuda.Event()
@@ -152,14 +186,31 @@ class _Watch:
         else:
             self._observe(values.tolist(), len(losses), meta)
 
-    def _observe(self, values: List[float], n_losses: int, meta: List[int]) -> None:
+    def _observe(self, values: List[float], n_losses: int, meta: list) -> None:
+        """``values``: the losses, then per gradient sample the norms of the first and last gradients, of the
+        first and last weights, and of the kept weights' updates; ``meta``: (step, which weights were kept)."""
         run = self.run
         run.observe_losses(values[:n_losses])
-        stats = values[n_losses:]
-        for i, step in enumerate(meta):
-            g_first, g_last, w_first, w_last, u_first, u_last = stats[6 * i: 6 * i + 6]
+        at = n_losses
+        for step, kept in meta:
+            g_first, g_last, w_first, w_last = values[at: at + 4]
+            moved = iter(values[at + 4: at + 4 + sum(kept)])
+            at += 4 + sum(kept)
+            # update / weight: the weight's norm after the step stands for its norm before (they differ by the update)
+            u_first, u_last = (next(moved) / max(w, 1e-30) if k else -1.0 for k, w in zip(kept, (w_first, w_last)))
             run.observe_grads(GradSample(step, g_first, g_last, w_first, w_last,
                                          u_first if u_first >= 0 else None, u_last if u_last >= 0 else None))
+
+
+def _stacked(tensors: list) -> "torch.Tensor":
+    """The queued scalar tensors as one float32 vector: one dispatch when they share a shape and a device."""
+    try:
+        values = torch.stack(tensors)
+    except RuntimeError:
+        device = tensors[0].device
+        values = torch.stack([t.reshape(()).to(device) for t in tensors])
+    values = values.reshape(-1)
+    return values if values.dtype == torch.float32 else values.float()
 
 
 # -- observation entry points (all fail-open) ---------------------------------------------------------
@@ -172,8 +223,11 @@ def _watch(opt: Optimizer, where=None) -> _Watch:
 
 
 def _final_check(watch: _Watch) -> None:
-    if STATE.stopped:
-        return
+    watch.before = None  # a step that raised half-way left the weights it sampled here
+    from ..hooks import is_installed
+
+    if STATE.stopped or not is_installed():
+        return  # after uninstall(), an optimizer collected later raises nothing
     try:
         watch.checkpoint(None, final=True)
     except LRGuardWarning:
@@ -182,33 +236,61 @@ def _final_check(watch: _Watch) -> None:
         internal_error("the PyTorch final check", exc)
 
 
+_hot: tuple = (lambda: None, None)  # (weak reference to the optimizer that stepped last, its watch)
+_scaling = False  # True once GradScaler.scale has run: only then does backward() look for a scaled loss
+_lr_of = operator.itemgetter("lr")
+
+
+def _hot_watch(opt: Optimizer) -> Optional[_Watch]:
+    """The optimizer's watch (None for an unhashable one: not watched); the last one is cached so that a step
+    skips the weak-dictionary lookup."""
+    global _hot
+    ref, watch = _hot
+    if ref() is not opt:
+        if not _hashable(opt):
+            return None
+        watch = _watches.get(opt) or _watch(opt)
+        _hot = (weakref.ref(opt), watch)
+    return watch
+
+
 def _pre_step(opt, args, kwargs) -> None:
     if STATE.stopped:
         return
-    watch = _watches.get(opt)
-    if watch is not None and watch.run.step + 1 >= watch.next_grad:
-        try:
+    try:
+        ref, watch = _hot
+        if ref() is not opt:
+            watch = _watches.get(opt) if _hashable(opt) else None
+        if watch is not None and watch.run.step + 1 >= watch.next_grad and not _capturing():
             watch.before_step(opt)
-        except Exception as exc:
-            internal_error("the PyTorch pre-step hook", exc)
+    except Exception as exc:
+        internal_error("the PyTorch pre-step hook", exc)
 
 
 def _post_step(opt, args, kwargs) -> None:
+    """Every step: count it, compare the lrs with the last ones; the rest only at sampling steps."""
     if STATE.stopped:
         return
-    loss = getattr(_local, "loss", None)
-    _local.loss = None
     try:
-        watch = _watches.get(opt) or _watch(opt)
+        local = _local
+        loss = getattr(local, "loss", None)  # (detached loss, GradScaler scale or None) of the last backward()
+        local.loss = None
+        ref, watch = _hot
+        if ref() is not opt:
+            watch = _hot_watch(opt)
+            if watch is None:
+                return
+        if _capturing():
+            return  # a step captured into a CUDA graph: its replays are not seen, and nothing may run now
         run = watch.run
         step = run.step = run.step + 1
-        lrs = [group["lr"] for group in opt.param_groups]
+        lrs = [*map(_lr_of, opt.param_groups)]
         if lrs != watch.last_lrs:
             watch.lrs_changed(lrs)
         if watch.before is not None:
             watch.after_step()
         if step >= watch.next_loss and loss is not None:
-            watch.take_loss(loss)
+            watch.take_loss(*loss)
         if step >= watch.next_check:
             watch.checkpoint(opt)
     except LRGuardWarning:
@@ -219,8 +301,10 @@ def _post_step(opt, args, kwargs) -> None:
 
 def _optimizer_built(opt: Optimizer) -> None:
     try:
+        if not _hashable(opt):
+            return  # not watched (see _hashable)
         watch = _watch(opt)
-        watch.run.where = watch.run.where or user_site()
+        watch.run.where = watch.run.where or user_site(built=opt)
     except Exception as exc:
         internal_error("watching a new optimizer", exc)
 
@@ -235,46 +319,32 @@ def _family(sched) -> str:
     return "builtin" if type(sched).__module__.startswith("torch.") else "custom"
 
 
-def _probeable(fn) -> bool:
-    """Plain functions (and partials or methods of them) are safe to call ahead of time; other callables may hold state."""
-    while isinstance(fn, partial):
-        fn = fn.func
-    return isinstance(fn, (types.FunctionType, types.MethodType, types.BuiltinFunctionType))
-
-
-def _probe(functions) -> tuple:
-    """Each function's values at PROBE_EPOCHS (as far as it answers quickly, with finite numbers)."""
-    if not functions or not all(_probeable(f) for f in functions):
-        return [], []
-    tables = []
-    deadline = time.perf_counter() + PROBE_SECONDS
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for fn in functions:
-            values = []
-            for epoch in PROBE_EPOCHS:
-                try:
-                    value = _number(fn(epoch))
-                except Exception:
-                    break
-                if value is None or time.perf_counter() > deadline:
-                    break
-                values.append(value)
-            tables.append(values)
-    n = min(len(t) for t in tables)
-    return PROBE_EPOCHS[:n], [t[:n] for t in tables]
+def _unwrap(opt: Optimizer) -> Optimizer:
+    """The optimizer that really steps, under wrappers that share its param groups (accelerate's AcceleratedOptimizer)."""
+    for _ in range(4):
+        inner = vars(opt).get("optimizer") if hasattr(opt, "__dict__") else None
+        if not isinstance(inner, Optimizer) or inner is opt or opt.param_groups is not inner.param_groups:
+            break
+        opt = inner
+    return opt
 
 
 def _scheduler_built(sched) -> None:
     try:
-        if sched in _schedulers_seen or not isinstance(getattr(sched, "optimizer", None), Optimizer):
+        if not _hashable(sched) or not isinstance(getattr(sched, "optimizer", None), Optimizer):
+            return
+        if sched in _schedulers_seen or not _hashable(_unwrap(sched.optimizer)):
             return
         _schedulers_seen.add(sched)
-        watch = _watch(sched.optimizer)
+        watch = _watch(_unwrap(sched.optimizer))
         family = _family(sched)
-        schedule = Schedule(type(sched).__name__, family, getattr(sched, "last_epoch", -1), where=user_site())
+        schedule = Schedule(type(sched).__name__, family, getattr(sched, "last_epoch", -1), where=user_site(built=sched))
         if family in ("lambda", "multiplicative"):
-            schedule.probe_epochs, schedule.probes = _probe(getattr(sched, "lr_lambdas", None))
+            functions = getattr(sched, "lr_lambdas", None)
+            schedule.probe_epochs, schedule.probes = probe_functions(functions, PROBE_EPOCHS, PROBE_SECONDS)
+        elif family == "custom":
+            base = lr_scheduler.LRScheduler
+            schedule.probe_epochs, schedule.probes = probe_scheduler(sched, base, PROBE_EPOCHS, PROBE_SECONDS)
         bases = getattr(sched, "base_lrs", None)
         if bases is not None and family != "plateau":
             watch.run.set_bases([_number(b) or 0.0 for b in bases])
@@ -296,11 +366,52 @@ def _after_init(observe):
     return make
 
 
+def _scale(original):
+    """GradScaler.scale: remember (scaled loss, scale) so that the loss lrguard samples is the real one."""
+    def scale(self, outputs, *args, **kwargs):
+        result = original(self, outputs, *args, **kwargs)
+        if not STATE.stopped and result is not outputs and isinstance(result, torch.Tensor):
+            try:
+                _scaled(self, result)
+            except Exception as exc:
+                internal_error("the PyTorch GradScaler hook", exc)
+        return result
+    return scale
+
+
+def _scaled(scaler, result) -> None:
+    global _scaling
+    _scaling = True
+    _local.scaled = (weakref.ref(result), getattr(scaler, "_scale", None))  # weak: the loss holds its graph
+
+
 def _backward(original):
     def backward(self, *args, **kwargs):
-        _local.loss = self
-        return original(self, *args, **kwargs)
+        result = original(self, *args, **kwargs)
+        if not STATE.stopped:
+            try:
+                _took_backward(self)
+            except Exception as exc:
+                internal_error("the PyTorch backward hook", exc)
+        return result
     return backward
+
+
+def _took_backward(loss) -> None:
+    """Keep the loss for the next step: detached (its graph, and through it the model's weights, must not outlive
+    the user's own references) and only a one-element one (a detached view keeps its storage alive)."""
+    local = _local
+    if loss.numel() != 1:
+        local.loss = None
+        return
+    scale = None
+    if _scaling:
+        scaled = getattr(local, "scaled", None)
+        if scaled is not None:
+            local.scaled = None
+            if scaled[0]() is loss:
+                scale = scaled[1]
+    local.loss = (loss.detach(), scale)
 
 
 def patch() -> Patches:
@@ -310,13 +421,75 @@ def patch() -> Patches:
     if "__init__" in lr_scheduler.ReduceLROnPlateau.__dict__:
         patches.wrap(lr_scheduler.ReduceLROnPlateau, "__init__", _after_init(_scheduler_built))
     patches.wrap(torch.Tensor, "backward", _backward)
+    patches.wrap(GradScaler, "scale", _scale)
     patches.keep(register_optimizer_step_pre_hook(_pre_step))
     patches.keep(register_optimizer_step_post_hook(_post_step))
+    patches.keep(_DynamoSkip.arm())
     return patches
+
+
+class _DynamoSkip:
+    """torch.compile must not trace lrguard's own frames (its hooks run inside compiled training steps: traced,
+    they would add graphs and graph breaks). Once ``torch._dynamo`` is imported, lrguard's files join Dynamo's skip
+    list; ``remove()`` (on uninstall) takes them out again. ``import torch`` alone does not import Dynamo."""
+
+    current: Optional["_DynamoSkip"] = None
+    hooked = False
+
+    def __init__(self) -> None:
+        self.added: list = []
+        self.active = True
+
+    @classmethod
+    def arm(cls) -> "_DynamoSkip":
+        cls.current = skip = cls()
+        if not cls.hooked:
+            import wrapt
+
+            cls.hooked = True
+            wrapt.register_post_import_hook(cls._on_dynamo, "torch._dynamo")  # at once if already imported
+        elif "torch._dynamo" in sys.modules:
+            skip.apply()
+        return skip
+
+    @classmethod
+    def _on_dynamo(cls, module) -> None:
+        if cls.current is not None:
+            cls.current.apply()
+
+    def apply(self) -> None:
+        if not self.active or self.added:
+            return
+        try:
+            from torch._dynamo import trace_rules
+
+            before = list(trace_rules.SKIP_DIRS)
+            trace_rules.add(__name__.partition(".")[0])
+            self.added = [d for d in trace_rules.SKIP_DIRS if d not in before]
+        except Exception:  # a torch without this rule list: Dynamo traces lrguard's hooks, nothing else changes
+            pass
+
+    def remove(self) -> None:
+        self.active = False
+        if not self.added:
+            return
+        try:
+            from torch._dynamo import trace_rules
+
+            for d in self.added:
+                if d in trace_rules.SKIP_DIRS:
+                    trace_rules.SKIP_DIRS.remove(d)
+            trace_rules._recompile_re()
+        except Exception:
+            pass
+        self.added = []
 
 
 def flush() -> None:
     """Final decisions for every live optimizer (called by ``lrguard.findings()``)."""
-    _local.loss = None
-    for opt, watch in list(_watches.items()):
-        watch.checkpoint(opt, final=True)
+    _local.loss = _local.scaled = None
+    for ref in _watches.keyrefs():  # a snapshot: another thread may build an optimizer meanwhile
+        opt = ref()
+        watch = _watches.get(opt) if opt is not None else None
+        if watch is not None:
+            watch.checkpoint(opt, final=True)

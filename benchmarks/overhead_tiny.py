@@ -1,0 +1,151 @@
+"""Overhead on a worst-case tiny step: a 5-layer MLP, batch 32, CPU, 1 thread (target: <= 3%).
+
+A step this small is almost all Python and dispatch, so whatever lrguard does per step shows in full.
+
+Two measurements, both side by side in this one invocation, each the median of per-round ratios:
+
+1. In-process, ``lrguard.uninstall()`` / ``lrguard.install()`` toggled between alternating rounds on the same
+   model, optimizer and data. This is the tight one: same process, same memory layout, same warmed-up allocator
+   and caches, rounds of ~0.1 s so that the load of other processes falls on both sides alike; and ``uninstall()``
+   restores torch exactly (the original ``Tensor.backward``, no global optimizer hooks), so the plain rounds are
+   plain torch. It measures exactly what lrguard adds per step: its hooks and its sampled reads. Also run with an
+   lr that changes every step (OneCycleLR stepped per batch), lrguard's busier path.
+2. Fresh subprocesses, alternating: plain (lrguard never imported), import mode (``import lrguard`` first, then
+   torch), and ``lrguard run`` (when lrguard has its CLI). Each child times its own steps after a warm-up (start-up
+   excluded). This checks the real entry points end to end; process-to-process noise makes it looser.
+
+    python benchmarks/overhead_tiny.py [--rounds N] [--no-subprocess]
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+if __name__ == "__main__" and "--import-lrguard" in sys.argv:
+    import lrguard  # noqa: F401  (import mode: before torch, as a user would)
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import argparse  # noqa: E402
+import statistics  # noqa: E402
+
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+import _bench  # noqa: E402
+
+LIMIT_PCT = 3.0
+BLOCK = 128  # steps per in-process round (~60 ms): two of lrguard's 64-step checkpoint periods
+
+
+def build(per_step_schedule: bool = False):
+    """The tiny loop: returns ``steps(n)``."""
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    layers, size = [], 32
+    for _ in range(4):
+        layers += [nn.Linear(size, 64), nn.ReLU()]
+        size = 64
+    model = nn.Sequential(*layers, nn.Linear(size, 10))
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.05, total_steps=10**7) if per_step_schedule else None
+    X, y = torch.randn(32, 32), torch.randint(0, 10, (32,))
+    loss_fn = nn.CrossEntropyLoss()
+
+    def steps(n: int) -> None:
+        for _ in range(n):
+            opt.zero_grad()
+            loss = loss_fn(model(X), y)
+            loss.backward()
+            opt.step()
+            if sched is not None:
+                sched.step()
+
+    return steps
+
+
+def child(blocks: int, block: int) -> None:
+    """One subprocess measurement: warm up, then the median per-step time over ``blocks`` blocks."""
+    steps = build()
+    steps(300)
+    walls, cpus = [], []
+    for _ in range(blocks):
+        wall, cpu = _bench.timed(lambda: steps(block))
+        walls.append(wall / block)
+        cpus.append(cpu / block)
+    lrguard = sys.modules.get("lrguard")
+    watching = bool(lrguard and lrguard.is_installed() and "torch" in lrguard.hooks.active())
+    _bench.child_report(wall=statistics.median(walls), cpu=statistics.median(cpus), lrguard=watching)
+
+
+def in_process(rounds: int, per_step_schedule: bool) -> _bench.Ratios:
+    steps = build(per_step_schedule)
+    steps(300)
+    import lrguard  # after torch: lrguard patches it at once
+
+    lrguard.install()
+    steps(300)  # lrguard's warm-up: its dense first steps and first checkpoints
+    return _bench.alternate({"plain": lrguard.uninstall, "lrguard": lrguard.install}, lambda: steps(BLOCK),
+                            rounds, BLOCK)
+
+
+def subprocesses(rounds: int) -> _bench.Ratios:
+    script = str(Path(__file__).resolve())
+    args = ["--child", "--blocks", "8", "--block", "250"]
+    modes = {"plain": [sys.executable, script, *args], "import lrguard": [sys.executable, script, "--import-lrguard", *args]}
+    run = _bench.lrguard_run_argv()
+    if run is not None:
+        modes["lrguard run"] = [*run, script, *args]
+    else:
+        print("(lrguard has no CLI yet: the 'lrguard run' mode is skipped)")
+    ratios = _bench.Ratios()
+    names = list(modes)
+    for r in range(rounds):
+        order = names[r % len(names):] + names[: r % len(names)]
+        times = {}
+        for name in order:
+            out = _bench.run_child(modes[name])
+            if out["lrguard"] != (name != "plain"):
+                raise SystemExit(f"mode {name!r}: lrguard watching = {out['lrguard']}, not as expected")
+            times[name] = (out["wall"], out["cpu"])
+        ratios.add_round(times)
+    return ratios
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=30, help="in-process rounds (default 30)")
+    parser.add_argument("--subprocess-rounds", type=int, default=3)
+    parser.add_argument("--no-subprocess", action="store_true")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--import-lrguard", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--blocks", type=int, default=8, help=argparse.SUPPRESS)
+    parser.add_argument("--block", type=int, default=250, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        return child(args.blocks, args.block)
+
+    print(f"tiny step: 5-layer MLP (32-64-64-64-64-10), batch 32, SGD(momentum), CPU, 1 thread; {_bench.machine()}")
+    results = {}
+    for label, per_step in (("steady lr", False), ("lr changes every step (OneCycleLR per batch)", True)):
+        ratios = in_process(args.rounds, per_step)
+        print(f"\n[in-process, {label}: {BLOCK} steps per round]")
+        print(ratios.table(scale=1e3, unit_name="ms"))
+        key = "in-process" if not per_step else "in-process, per-step schedule"
+        results[key] = ratios.ratio("lrguard", 1)
+        print(_bench.verdict(f"{key} (cpu)", ratios.ratio("lrguard", 1), LIMIT_PCT), "|",
+              f"wall {_bench.overhead(ratios.ratio('lrguard', 0))}")
+    if not args.no_subprocess:
+        ratios = subprocesses(args.subprocess_rounds)
+        print(f"\n[fresh subprocesses: 8 blocks x 250 steps each, median per child; {args.subprocess_rounds} rounds]")
+        print(ratios.table(scale=1e3, unit_name="ms"))
+        for name in ratios.variants()[1:]:
+            results[name] = ratios.ratio(name, 1)
+            print(_bench.verdict(f"{name} (cpu)", ratios.ratio(name, 1), LIMIT_PCT), "|",
+                  f"wall {_bench.overhead(ratios.ratio(name, 0))}")
+    _bench.emit({"benchmark": "overhead_tiny", "limit_pct": LIMIT_PCT,
+                 "overhead_pct": {k: round((v - 1) * 100, 2) for k, v in results.items()}})
+
+
+if __name__ == "__main__":
+    main()

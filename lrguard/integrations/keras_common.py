@@ -1,0 +1,491 @@
+"""The part of the Keras adapters that Keras 3 (every backend) and legacy Keras 2 (``tf_keras``) share.
+
+One ``_Watch`` per optimizer feeds a ``Run``. Two sources of observations:
+
+- ``fit``: the callback list's train hooks (``on_train_begin``, ``on_epoch_begin/end``, ``on_train_batch_end``,
+  ``on_train_end``) see every batch whatever sets the lr. The loss comes from the batch logs (Keras reports the
+  epoch's running mean; consecutive means are differenced back into per-batch losses), lrs are read at epoch
+  boundaries and at checkpoints, gradient statistics come from the optimizer's ``apply`` (computed in the traced
+  step under ``tf.function``, read at sampled batches).
+- custom loops: the optimizer's ``apply``/``apply_gradients`` called eagerly counts the steps; the loss is the
+  target of the last eager ``GradientTape.gradient`` (TensorFlow) or ``backward()`` (torch backend).
+
+Device values are kept as tensors when sampled and read together at checkpoints. ``LearningRateScheduler``'s
+outputs become the probes of a Schedule of family "absolute" (the value is the lr itself). Backend specifics
+(reading a value, norms, tracing) live in a ``KerasOps`` subclass; nothing here imports a framework.
+"""
+from __future__ import annotations
+
+import math
+import threading
+import weakref
+from typing import Any, List, Optional, Sequence, Tuple
+
+from ..callsite import user_site
+from ..findings import LRGuardWarning
+from ..guard import STATE, internal_error
+from ..run import Run, Schedule
+from ..series import GradSample
+from .keras_source import returned_expression
+
+LOSS_DENSE_STEPS = 32  # every batch's loss is sampled up to here, then every LOSS_EVERY-th ...
+LOSS_EVERY = 4
+LOSS_WINDOW_EPOCHS = 2  # ... or, in fit, often enough that the loss window (64) spans the last ~2 epochs
+GRAD_EVERY = 8  # gradient statistics at steps 2, 4, then every GRAD_EVERY-th
+CHECK_EVERY = 64  # checkpoints at steps 1, 2, 4, ..., 64, then every CHECK_EVERY-th, and at epoch ends
+MAX_PROBES = 64  # schedule outputs kept per LearningRateScheduler
+
+_watches: "weakref.WeakKeyDictionary[Any, _Watch]" = weakref.WeakKeyDictionary()  # optimizer -> watch
+_fits: "weakref.WeakKeyDictionary[Any, _Fit]" = weakref.WeakKeyDictionary()  # callback list -> fit in progress
+_sites: "weakref.WeakKeyDictionary[Any, tuple]" = weakref.WeakKeyDictionary()  # optimizer/callback -> user line
+_schedules: "weakref.WeakKeyDictionary[Any, Schedule]" = weakref.WeakKeyDictionary()  # callback/schedule -> Schedule
+_local = threading.local()  # .loss: the target of the last eager GradientTape.gradient in this thread
+
+
+def grad_step(step: int) -> bool:
+    """Is ``step`` (1-based optimizer step) one whose gradient statistics are sampled?"""
+    return step % GRAD_EVERY == 0 or step in (2, 4)
+
+
+def _next_grad(step: int) -> int:
+    return 4 if step < 4 else (step // GRAD_EVERY + 1) * GRAD_EVERY
+
+
+class KerasOps:
+    """What differs between Keras 3 backends and tf_keras. Subclasses override what they support."""
+
+    lr_scheduler_types: tuple = ()
+    plateau_types: tuple = ()
+    schedule_types: tuple = ()  # LearningRateSchedule base classes
+    watches_apply = False  # can the optimizer's apply be watched (gradients, custom loops) on this backend?
+
+    def value(self, x) -> Optional[float]:
+        """A float from a scalar tensor, variable or number (a device read: checkpoints only)."""
+        if type(x) is float:
+            return x
+        try:
+            return float(x)
+        except Exception:
+            return None
+
+    def raw_lr(self, opt):
+        return opt.learning_rate
+
+    def read_lrs(self, opt) -> List[Optional[float]]:
+        subs = self.sub_optimizers(opt)
+        return [self.read_lr(o) for o in subs] if subs else [self.read_lr(opt)]
+
+    def read_lr(self, opt) -> Optional[float]:
+        try:
+            lr = self.raw_lr(opt)
+            if callable(lr) and not hasattr(lr, "shape"):
+                lr = lr(opt.iterations) if isinstance(lr, self.schedule_types) else lr()
+            return self.value(lr)
+        except Exception:
+            return None
+
+    def sub_optimizers(self, opt) -> Optional[list]:
+        subs = getattr(opt, "optimizers", None)
+        return list(subs) if isinstance(subs, (list, tuple)) and subs else None
+
+    def inner(self, opt):
+        """The optimizer that really applies the updates (a loss-scale wrapper's inner optimizer)."""
+        return getattr(opt, "inner_optimizer", None) or opt
+
+    def lr_schedule(self, opt):
+        """The LearningRateSchedule object the optimizer was built with, if any."""
+        lr = getattr(opt, "_learning_rate", None)
+        return lr if self.schedule_types and isinstance(lr, self.schedule_types) else None
+
+    def graph_mode(self) -> bool:
+        """True while a step function is being traced/compiled (no per-step Python then)."""
+        return False
+
+    def norms(self, grads: Sequence, weights: Sequence):
+        """A 1-d tensor [||g_first||, ||g_last||, ||w_first||, ||w_last||] (eager), or None."""
+        return None
+
+    def instrument(self, watch: "_Watch", opt, grads: Sequence, weights: Sequence) -> None:
+        """While tracing: make the traced step store the same statistics in a side variable (TF only)."""
+
+    def snapshot(self, slot):
+        """A copy of the side variable's current value (no host read)."""
+        return None
+
+    def floats(self, tensor) -> List[float]:
+        """The values of a 1-d tensor, as floats (one device read)."""
+        return [float(v) for v in tensor.tolist()]
+
+    def eager_loss(self):
+        """The scalar loss of the last eager backward pass in this thread (custom loops), if known."""
+        loss = getattr(_local, "loss", None)
+        _local.loss = None
+        return loss
+
+
+class _Watch:
+    """The adapter-side state of one watched optimizer; its ``Run`` holds the framework-free part."""
+
+    __slots__ = ("ops", "opt", "run", "based", "last_lrs", "fit", "losses", "grads", "slot", "slot_iteration",
+                 "kernels", "loss_every", "next_loss", "next_grad", "next_check", "__weakref__")
+
+    def __init__(self, opt, ops: KerasOps, where=None) -> None:
+        self.ops = ops
+        self.opt = weakref.ref(opt)
+        self.run = Run("keras", where)
+        self.run.name = type(opt).__name__
+        self.based = False  # bases are set from the first lrs read (never while tracing)
+        self.last_lrs: list = []
+        self.fit: Optional[weakref.ref] = None  # the callback list of the fit in progress
+        self.losses: list = []  # (batch count, running mean or loss, previous count, previous mean): not read yet
+        self.grads: list = []  # (step, statistics tensor, from the side variable?) not read yet
+        self.slot = None  # the side variable a traced step writes its gradient statistics to
+        self.slot_iteration = -1.0
+        self.kernels: Optional[Tuple[int, int, int]] = None  # (number of variables, first, last kernel index)
+        self.loss_every = LOSS_EVERY
+        self.next_loss, self.next_grad, self.next_check = 1, 2, 1
+
+    # -- observations --------------------------------------------------------------------------------
+    def observe_lrs(self, lrs: List[Optional[float]]) -> None:
+        if not lrs or all(lr is None for lr in lrs):
+            return  # unreadable (e.g. while tracing): keep what we know
+        run = self.run
+        if not self.based:
+            self.based = True
+            run.set_bases([lr if lr is not None and math.isfinite(lr) and lr >= 0 else 0.0 for lr in lrs])
+        if lrs == self.last_lrs:
+            return
+        self.last_lrs = lrs
+        known = [lr if lr is not None else (run.groups[i].lr if i < len(run.groups) else 0.0)
+                 for i, lr in enumerate(lrs)]
+        run.observe_lrs(known)
+
+    def read_lrs(self) -> None:
+        opt = self.opt()
+        if opt is not None:
+            self.observe_lrs(self.ops.read_lrs(opt))
+
+    def in_fit(self) -> bool:
+        return self.fit is not None and self.fit() is not None
+
+    def kernel_indices(self, weights: Sequence) -> Optional[Tuple[int, int]]:
+        """Indices of the first and last weight matrices (rank >= 2) among the optimizer's variables."""
+        n = len(weights)
+        if self.kernels is None or self.kernels[0] != n:
+            ranks = [i for i, w in enumerate(weights) if len(getattr(w, "shape", ()) or ()) >= 2]
+            self.kernels = (n, ranks[0], ranks[-1]) if len(ranks) >= 2 else (n, -1, -1)
+        _, first, last = self.kernels
+        return (first, last) if first >= 0 else None
+
+    # -- gradient statistics ---------------------------------------------------------------------------
+    def before_apply(self, opt, grads, weights, graph: bool) -> None:
+        """The optimizer is about to apply ``grads`` to ``weights`` (``graph``: while tracing): sample them."""
+        step = self.run.step + 1
+        if not graph and step < self.next_grad:
+            return  # the common case: nothing to do at this step
+        if grads is None or weights is None or not isinstance(grads, (list, tuple)):
+            return
+        weights = list(weights)
+        pair = self.kernel_indices(weights)
+        if pair is None or len(grads) != len(weights):
+            return
+        first, last = pair
+        g = [grads[first], grads[last]]
+        if g[0] is None or g[1] is None:
+            return
+        if graph:
+            self.ops.instrument(self, opt, g, [weights[first], weights[last]])
+            return
+        self.next_grad = _next_grad(step)
+        stats = self.ops.norms(g, [weights[first], weights[last]])
+        if stats is not None:
+            self.grads.append((step, stats, False))
+
+    def sample_slot(self, step: int) -> None:
+        """A fit batch ended at a sampled step: keep a copy of the traced step's statistics."""
+        self.next_grad = _next_grad(step)
+        if self.slot is not None:
+            copy = self.ops.snapshot(self.slot)
+            if copy is not None:
+                self.grads.append((step, copy, True))
+
+    # -- checkpoints -----------------------------------------------------------------------------------
+    def checkpoint(self, final: bool = False) -> None:
+        run = self.run
+        self.next_check = max(run.step * 2, run.step + 1) if run.step < CHECK_EVERY else run.step + CHECK_EVERY
+        self.read_lrs()
+        self._read()
+        run.check()
+
+    def _read(self) -> None:
+        ops, run = self.ops, self.run
+        if self.losses:
+            losses, self.losses = self.losses, []
+            values = []
+            for count, mean, previous_count, previous in losses:
+                m = ops.value(mean)
+                if m is None:
+                    continue
+                p = ops.value(previous) if previous is not None else None
+                if p is not None and count > previous_count > 0:
+                    m = (count * m - previous_count * p) / (count - previous_count)  # the batch's own loss
+                values.append(m)
+            run.observe_losses(values)
+        if self.grads:
+            grads, self.grads = self.grads, []
+            for step, stats, from_slot in grads:
+                values = ops.floats(stats)
+                if from_slot:
+                    if values[4] < 0 or values[4] == self.slot_iteration:
+                        continue  # not written yet, or already seen
+                    self.slot_iteration = values[4]
+                if all(math.isfinite(v) for v in values[:4]):
+                    run.observe_grads(GradSample(step, values[0], values[1], values[2], values[3]))
+
+
+class _Fit:
+    """One ``fit`` in progress (one callback list)."""
+
+    __slots__ = ("watch", "last_batch", "previous", "previous_count", "difference", "__weakref__")
+
+    def __init__(self, watch: _Watch, difference: bool) -> None:
+        self.watch = watch
+        self.last_batch = -1
+        self.previous = None  # the last batch's logged loss (a running mean when ``difference``)
+        self.previous_count = 0
+        self.difference = difference
+
+
+# -- watches -------------------------------------------------------------------------------------------
+def watch_of(opt, ops: KerasOps) -> _Watch:
+    watch = _watches.get(opt)
+    if watch is None:
+        watch = _watches[opt] = _Watch(opt, ops, _sites.get(opt) or user_site())
+    return watch
+
+
+def optimizer_built(opt) -> None:
+    """An optimizer's ``__init__`` ran: remember the user's line."""
+    if STATE.stopped:
+        return
+    try:
+        if opt not in _sites:
+            site = user_site()
+            if site is not None:
+                _sites[opt] = site
+    except Exception as exc:
+        internal_error("watching a new Keras optimizer", exc)
+
+
+def callback_built(callback) -> None:
+    """A LearningRateScheduler's ``__init__`` ran: remember the user's line."""
+    if STATE.stopped:
+        return
+    try:
+        site = user_site()
+        if site is not None:
+            _sites[callback] = site
+    except Exception as exc:
+        internal_error("watching a new Keras callback", exc)
+
+
+def _schedule_of(key, kind: str, family: str, where) -> Schedule:
+    schedule = _schedules.get(key)
+    if schedule is None:
+        schedule = _schedules[key] = Schedule(kind, family, where=where)
+    return schedule
+
+
+def _attach(run: Run, schedule: Schedule, last: bool = False) -> None:
+    """Put ``schedule`` on the run (once); ``last`` keeps it the one schedule bugs are attributed to."""
+    present = any(s is schedule for s in run.schedules)
+    if present and not last:
+        return
+    run.schedules[:] = [s for s in run.schedules if s is not schedule][-3:]
+    run.schedules.append(schedule)
+
+
+def _model_optimizer(holder):
+    model = getattr(holder, "model", None)
+    return model, getattr(model, "optimizer", None)
+
+
+# -- fit (callback list hooks) -------------------------------------------------------------------------
+def train_begin(callbacks, ops: KerasOps) -> None:
+    model, opt = _model_optimizer(callbacks)
+    if opt is None:
+        return
+    watch = watch_of(ops.inner(opt), ops)
+    run = watch.run
+    step_fn = getattr(type(model), "train_step", None)
+    stock = getattr(step_fn, "__module__", "").startswith(("keras.", "tf_keras."))
+    _fits[callbacks] = _Fit(watch, difference=stock)
+    watch.fit = weakref.ref(callbacks)
+    steps = (getattr(callbacks, "params", None) or {}).get("steps")
+    if isinstance(steps, int) and steps > 0:
+        window = run.losses.recent.maxlen or 64
+        watch.loss_every = max(1, min(16, steps * LOSS_WINDOW_EPOCHS // window))
+    absolute = []
+    schedule = ops.lr_schedule(ops.inner(opt))
+    if schedule is not None:
+        family = "builtin" if type(schedule).__module__.startswith(("keras.", "tf_keras.")) else "custom"
+        _attach(run, _schedule_of(schedule, type(schedule).__name__, family, run.where))
+    for callback in list(getattr(callbacks, "callbacks", None) or ()):
+        if isinstance(callback, ops.lr_scheduler_types):
+            absolute.append(_schedule_of(callback, type(callback).__name__, "absolute", _sites.get(callback)))
+        elif isinstance(callback, ops.plateau_types):
+            _attach(run, _schedule_of(callback, type(callback).__name__, "plateau", _sites.get(callback)))
+    for schedule in absolute:
+        _attach(run, schedule, last=True)
+    watch.observe_lrs(ops.read_lrs(opt))
+    watch.next_check = min(watch.next_check, run.step + 1)
+
+
+def epoch_begin(callbacks, epoch) -> None:
+    fit = _fits.get(callbacks)
+    if fit is None:
+        return
+    fit.last_batch, fit.previous, fit.previous_count = -1, None, 0
+    watch = fit.watch
+    if isinstance(epoch, int):
+        watch.run.epoch = epoch
+    watch.read_lrs()
+    watch.run.check()
+
+
+def batch_end(callbacks, batch, logs) -> None:
+    """Every training batch of ``fit`` (the hot path: counters and references only)."""
+    fit = _fits.get(callbacks)
+    if fit is None or type(batch) is not int:
+        return
+    watch = fit.watch
+    run = watch.run
+    step = run.step = run.step + (batch - fit.last_batch if batch > fit.last_batch else batch + 1)
+    fit.last_batch = batch
+    loss = logs.get("loss") if type(logs) is dict else None
+    if loss is not None:
+        if step >= watch.next_loss:
+            watch.next_loss = step + (1 if step < LOSS_DENSE_STEPS else watch.loss_every)
+            if fit.difference:
+                watch.losses.append((batch + 1, loss, fit.previous_count, fit.previous))
+            else:
+                watch.losses.append((0, loss, 0, None))
+        fit.previous, fit.previous_count = loss, batch + 1
+    if step >= watch.next_grad:
+        watch.sample_slot(step)
+    if step >= watch.next_check:
+        watch.checkpoint()
+
+
+def epoch_end(callbacks) -> None:
+    fit = _fits.get(callbacks)
+    if fit is not None:
+        fit.watch.checkpoint()  # after the callbacks: ReduceLROnPlateau's cut is seen here
+
+
+def train_end(callbacks) -> None:
+    fit = _fits.pop(callbacks, None)
+    if fit is not None:
+        fit.watch.fit = None
+        fit.watch.checkpoint(final=True)
+
+
+# -- LearningRateScheduler -----------------------------------------------------------------------------
+def before_schedule(callback, ops: KerasOps) -> None:
+    """Before the scheduler sets this epoch's lr: make sure the optimizer's own lr is known (its base)."""
+    _, opt = _model_optimizer(callback)
+    if opt is not None:
+        watch = watch_of(ops.inner(opt), ops)
+        if not watch.based:
+            watch.observe_lrs(ops.read_lrs(opt))
+
+
+def scheduled(callback, ops: KerasOps, epoch, value, optimizer=None) -> None:
+    """The scheduler set ``value`` (None: read it) as the lr of ``optimizer`` (None: the model's) at ``epoch``."""
+    _, opt = _model_optimizer(callback)
+    if opt is None or not isinstance(epoch, int):
+        return
+    watch = watch_of(ops.inner(opt), ops)
+    run = watch.run
+    schedule = _schedule_of(callback, type(callback).__name__, "absolute", _sites.get(callback))
+    _attach(run, schedule, last=True)
+    subs = ops.sub_optimizers(opt)
+    group = 0
+    if subs and optimizer is not None:
+        group = next((i for i, o in enumerate(subs) if o is optimizer), 0)
+    if value is None or type(value) is not float:
+        value = ops.value(value) if value is not None else None
+        if value is None:
+            lrs = ops.read_lrs(opt)
+            value = lrs[group] if group < len(lrs) else None
+    if value is not None:
+        if not schedule.probes:
+            schedule.source = returned_expression(getattr(callback, "schedule", None))
+        while len(schedule.probes) <= group:
+            schedule.probes.append([])
+        if group == 0 and len(schedule.probe_epochs) < MAX_PROBES:
+            schedule.probe_epochs.append(epoch)
+        if len(schedule.probes[group]) < min(MAX_PROBES, len(schedule.probe_epochs)):
+            schedule.probes[group].append(value)
+        schedule.last_epoch = epoch
+    run.epoch = epoch
+    watch.observe_lrs(ops.read_lrs(opt))
+    run.check()
+
+
+# -- optimizer apply (gradients; custom loops) ---------------------------------------------------------
+def before_apply(opt, ops: KerasOps, grads, weights) -> Optional[_Watch]:
+    """Returns the watch when this apply is a custom loop's step (to count after it), else None."""
+    if not ops.watches_apply:
+        return None  # e.g. JAX: apply runs traced inside jit, with no eager step to count
+    watch = _watches.get(opt)
+    if watch is None:
+        watch = watch_of(opt, ops)  # its lrs are read later, never while tracing
+    graph = ops.graph_mode()
+    watch.before_apply(opt, grads, weights, graph)
+    if graph or watch.in_fit():
+        return None
+    return watch
+
+
+def after_apply(watch: _Watch) -> None:
+    """A custom loop's step is done."""
+    run = watch.run
+    step = run.step = run.step + 1
+    loss = watch.ops.eager_loss()
+    if loss is not None and step >= watch.next_loss:
+        watch.next_loss = step + (1 if step < LOSS_DENSE_STEPS else LOSS_EVERY)
+        watch.losses.append((0, loss, 0, None))
+    if step >= watch.next_check:
+        watch.checkpoint()
+
+
+def tape_target(target, eager: bool) -> None:
+    """``GradientTape.gradient(target, ...)`` was called: an eager scalar target is a custom loop's loss."""
+    if eager:
+        try:
+            scalar = len(target.shape) == 0
+        except Exception:
+            return  # not a tensor (a list of targets, ...)
+        if scalar:
+            _local.loss = target
+
+
+def flush() -> None:
+    """Final decisions for every live watched optimizer (``lrguard.findings()``)."""
+    for watch in list(_watches.values()):
+        watch.checkpoint(final=True)
+
+
+# -- guarded entry points for the adapters' wrappers ---------------------------------------------------
+def guarded(where: str, fn, *args, **kwargs) -> Any:
+    """Call an observation function fail-open; an LRGuardWarning raised as an error propagates."""
+    if STATE.stopped:
+        return None
+    try:
+        return fn(*args, **kwargs)
+    except LRGuardWarning:
+        raise
+    except Exception as exc:
+        internal_error(where, exc)
+        return None

@@ -1,0 +1,368 @@
+"""Transparency: with lrguard, PyTorch (and Keras) behave exactly as without it.
+
+Patched methods look like the originals (name, doc, signature), ``uninstall()`` puts the original objects back,
+``install()`` is idempotent and re-arms, ``LRGUARD_DISABLE=1`` does nothing at all; pickling, ``copy.deepcopy`` and
+``state_dict`` round trips give the same results, user subclasses work, the import order does not matter, and
+lrguard keeps no strong reference to a model, an optimizer or a scheduler.
+"""
+from __future__ import annotations
+
+import copy
+import gc
+import inspect
+import json
+import pickle
+import weakref
+
+import pytest
+import torch
+from torch.optim.lr_scheduler import LambdaLR, LRScheduler, StepLR
+
+import lrguard
+from reliability_support import (fresh_lrguard, observe, run_python, same_tensors, seed_bug, tiny_training,
+                                 without_lrguard)
+
+
+@pytest.fixture(autouse=True)
+def _fresh():
+    gc.collect()
+    fresh_lrguard()
+    yield
+    fresh_lrguard()
+
+
+def decay(epoch: int) -> float:
+    """A healthy multiplier (module level: a LambdaLR built on it pickles)."""
+    return 0.9 ** epoch
+
+
+# -- what is patched ------------------------------------------------------------------------------------
+def _classes():
+    from torch.amp.grad_scaler import GradScaler
+    from torch.optim import lr_scheduler, swa_utils
+
+    classes = {torch.Tensor, GradScaler}
+    for module in (torch.optim, lr_scheduler, swa_utils):
+        classes.update(v for v in vars(module).values() if isinstance(v, type))
+    return sorted(classes, key=lambda c: (c.__module__, c.__qualname__))
+
+
+def _snapshot():
+    """Every class attribute of PyTorch's tensor, optimizers, schedulers and GradScaler, as objects."""
+    return {(cls, name): value for cls in _classes() for name, value in list(vars(cls).items())}
+
+
+def _global_step_hooks():
+    from torch.optim import optimizer
+
+    return dict(optimizer._global_optimizer_pre_hooks), dict(optimizer._global_optimizer_post_hooks)
+
+
+def _inherited(plain: dict, cls: type, name: str):
+    for base in cls.__mro__[1:]:
+        if (base, name) in plain:
+            return plain[(base, name)]
+    return None
+
+
+def test_patched_methods_look_like_the_originals():
+    with without_lrguard():
+        plain = _snapshot()
+    guarded = _snapshot()
+    changed = sorted((k for k in guarded if plain.get(k) is not guarded[k]), key=lambda k: (k[0].__qualname__, k[1]))
+    names = {f"{cls.__qualname__}.{name}" for cls, name in changed}
+    assert {"Optimizer.__init__", "LRScheduler.__init__", "Tensor.backward"} <= names, names
+    assert set(plain) <= set(guarded), "lrguard removed a class attribute"
+    for cls, name in changed:
+        original = plain.get((cls, name)) or _inherited(plain, cls, name)
+        wrapper = guarded[(cls, name)]
+        assert wrapper.__wrapped__ is original, f"{cls.__qualname__}.{name}"
+        for attr in ("__name__", "__qualname__", "__doc__", "__module__"):
+            assert getattr(wrapper, attr) == getattr(original, attr), f"{cls.__qualname__}.{name}.{attr}"
+        assert inspect.signature(wrapper) == inspect.signature(original), f"{cls.__qualname__}.{name}"
+
+
+def test_uninstall_restores_the_originals_by_identity_and_install_rearms():
+    with without_lrguard():
+        plain, plain_hooks = _snapshot(), _global_step_hooks()
+    lrguard.uninstall()
+    try:
+        after = _snapshot()
+        assert after.keys() == plain.keys()
+        assert all(after[k] is plain[k] for k in plain), [k for k in plain if after[k] is not plain[k]]
+        assert [h.keys() for h in _global_step_hooks()] == [h.keys() for h in plain_hooks]
+        assert not lrguard.is_installed()
+        outcome = observe(lambda: tiny_training(lr_lambda=seed_bug))
+        assert outcome.error is None and outcome.warnings == []
+        assert lrguard.findings() == []
+    finally:
+        lrguard.install()
+    assert lrguard.is_installed()
+    assert Optimizer_init_is_wrapped()
+    outcome = observe(lambda: tiny_training(lr_lambda=seed_bug))
+    assert [f.id for f in lrguard.findings()] == ["lambda-absolute-lr"]
+    assert any(issubclass(w[0], lrguard.ScheduleBugWarning) for w in outcome.warnings)
+
+
+def Optimizer_init_is_wrapped() -> bool:
+    return hasattr(vars(torch.optim.Optimizer)["__init__"], "__wrapped__")
+
+
+def test_install_is_idempotent():
+    before, hooks = _snapshot(), _global_step_hooks()
+    lrguard.install()
+    lrguard.install()
+    after = _snapshot()
+    assert all(after[k] is before[k] for k in before) and after.keys() == before.keys()
+    assert [h.keys() for h in _global_step_hooks()] == [h.keys() for h in hooks]
+    with without_lrguard():
+        plain_hooks = _global_step_hooks()
+    assert [len(h) - len(p) for h, p in zip(hooks, plain_hooks)] == [1, 1]  # one pre-step, one post-step hook
+
+
+def test_lrguard_disable_makes_import_do_nothing():
+    code = (
+        "import lrguard, torch, json, warnings\n"
+        "warnings.simplefilter('always')\n"
+        "from torch.optim import Optimizer, lr_scheduler\n"
+        "m = torch.nn.Linear(3, 2); opt = torch.optim.SGD(m.parameters(), lr=1e-3)\n"
+        "s = lr_scheduler.LambdaLR(opt, lambda e: 1e-3 * 0.95 ** e)\n"
+        "for i in range(40):\n"
+        "    opt.zero_grad(); m(torch.randn(4, 3)).pow(2).mean().backward(); opt.step(); s.step()\n"
+        "print(json.dumps({'installed': lrguard.is_installed(), 'active': __import__('lrguard.hooks').hooks.active(),\n"
+        "    'wrapped': [hasattr(f, '__wrapped__') for f in (vars(Optimizer)['__init__'],\n"
+        "                vars(lr_scheduler.LRScheduler)['__init__'], vars(torch.Tensor)['backward'])],\n"
+        "    'findings': [f.id for f in lrguard.findings()]}))\n"
+    )
+    proc = run_python(code, env={"LRGUARD_DISABLE": "1"})
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == {"installed": False, "active": [], "wrapped": [False] * 3, "findings": []}
+    assert "lrguard" not in proc.stderr.lower(), proc.stderr
+
+
+# -- pickling, deepcopy, state_dict -----------------------------------------------------------------
+def _deep_equal(a, b) -> bool:
+    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+        return type(a) is type(b) and a.dtype == b.dtype and a.shape == b.shape and torch.equal(a, b)
+    if isinstance(a, dict):
+        return isinstance(b, dict) and list(a) == list(b) and all(_deep_equal(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return type(a) is type(b) and len(a) == len(b) and all(_deep_equal(x, y) for x, y in zip(a, b))
+    return type(a) is type(b) and a == b
+
+
+def _round_trips():
+    losses, state, model, opt, sched = tiny_training(steps=30, lr=0.05, lr_lambda=decay, optimizer="adam")
+    step_lr = StepLR(opt, step_size=2, gamma=0.5)
+    opt_sd, sched_sd, step_sd = opt.state_dict(), sched.state_dict(), step_lr.state_dict()
+    result = {
+        "losses": losses,
+        "opt_sd": pickle.loads(pickle.dumps(opt_sd)),
+        "sched_sd_bytes": pickle.dumps(sched_sd),
+        "step_sd_bytes": pickle.dumps(step_sd),
+        "attributes": [sorted(vars(o)) for o in (model, opt, sched, step_lr, *model.parameters())],
+        "opt_deepcopy": copy.deepcopy(opt).state_dict(),
+        "sched_deepcopy": sorted(vars(copy.deepcopy(sched))),
+        "opt_pickled": pickle.loads(pickle.dumps(opt)).state_dict(),
+        "sched_pickled": pickle.loads(pickle.dumps(sched)).state_dict(),
+        "step_pickled": pickle.loads(pickle.dumps(step_lr)).state_dict(),
+    }
+    # resume from the state dicts: a new model, optimizer and scheduler, 10 more steps
+    torch.manual_seed(1)
+    model2 = torch.nn.Sequential(torch.nn.Linear(6, 16), torch.nn.Tanh(), torch.nn.Linear(16, 3))
+    model2.load_state_dict(state)
+    opt2 = torch.optim.Adam(model2.parameters(), lr=0.05)
+    opt2.load_state_dict(opt_sd)
+    sched2 = LambdaLR(opt2, decay)
+    sched2.load_state_dict(sched_sd)
+    x = torch.randn(16, 6)
+    resumed = []
+    for _ in range(10):
+        opt2.zero_grad()
+        loss = model2(x).pow(2).mean()
+        loss.backward()
+        opt2.step()
+        sched2.step()
+        resumed.append(loss.item())
+    result["resumed"] = resumed
+    result["resumed_sd"] = opt2.state_dict()
+    return result
+
+
+def test_pickle_deepcopy_and_state_dict_round_trips_are_identical():
+    with without_lrguard():
+        plain = _round_trips()
+    guarded = _round_trips()
+    for key in plain:
+        assert _deep_equal(plain[key], guarded[key]), key
+
+
+# -- user subclasses ------------------------------------------------------------------------------------
+class WarmupLambda(LambdaLR):
+    """A LambdaLR subclass with its own argument and an attribute set after ``super().__init__``."""
+
+    def __init__(self, optimizer, warmup: int, last_epoch: int = -1):
+        self.warmup = warmup
+        super().__init__(optimizer, lambda e: min(1.0, (e + 1) / warmup), last_epoch)
+        self.built = True
+
+
+class Halving(LRScheduler):
+    """A custom LRScheduler with a closed-form get_lr."""
+
+    def __init__(self, optimizer, every: int, last_epoch: int = -1):
+        self.every = every
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self):
+        return [base * 0.5 ** (self.last_epoch // self.every) for base in self.base_lrs]
+
+
+class Unhashable(LRScheduler):
+    """``__eq__`` without ``__hash__``: instances cannot be keys of a (weak) dictionary."""
+
+    def __eq__(self, other):
+        return self is other
+
+    def get_lr(self):
+        return [group["lr"] * 0.99 for group in self.optimizer.param_groups]
+
+
+class UnhashableSGD(torch.optim.SGD):
+    def __eq__(self, other):
+        return self is other
+
+
+@pytest.mark.parametrize("kind", ["warmup-lambda", "halving", "unhashable-scheduler", "unhashable-optimizer"])
+def test_user_subclasses_work_the_same(kind, capfd):
+    def train():
+        torch.manual_seed(0)
+        model = torch.nn.Linear(4, 2)
+        opt = (UnhashableSGD if kind == "unhashable-optimizer" else torch.optim.SGD)(model.parameters(), lr=0.1)
+        sched = {"warmup-lambda": lambda: WarmupLambda(opt, warmup=5), "halving": lambda: Halving(opt, every=3),
+                 "unhashable-scheduler": lambda: Unhashable(opt), "unhashable-optimizer": lambda: StepLR(opt, 4)}[kind]()
+        x = torch.randn(8, 4)
+        lrs, losses = [], []
+        for _ in range(25):
+            opt.zero_grad()
+            loss = model(x).pow(2).mean()
+            loss.backward()
+            opt.step()
+            sched.step()
+            lrs.append(opt.param_groups[0]["lr"])
+            losses.append(loss.item())
+        return lrs, losses, sorted(vars(sched)), sched.state_dict(), model.weight.detach().clone()
+
+    with without_lrguard():
+        plain = observe(train)
+    guarded = observe(train)
+    assert plain.error is None and guarded.error is None, (plain.error, guarded.error)
+    assert _deep_equal(list(plain.value[:4]), list(guarded.value[:4]))
+    assert torch.equal(plain.value[4], guarded.value[4])
+    assert guarded.warnings == plain.warnings
+    assert lrguard.findings() == []
+    assert "lrguard" not in capfd.readouterr().err
+
+
+# -- import order -----------------------------------------------------------------------------------
+_TORCH_BODY = """
+import json, warnings
+warnings.simplefilter("ignore")
+import torch
+import lrguard.hooks
+model = torch.nn.Linear(4, 2)
+opt = torch.optim.SGD(model.parameters(), lr=1e-3)
+sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda e: 1e-3 * 0.95 ** e)
+for epoch in range(6):
+    for _ in range(5):
+        opt.zero_grad(); model(torch.randn(8, 4)).pow(2).mean().backward(); opt.step()
+    sched.step()
+result = {"torch": sorted({f.id for f in lrguard.findings()}), "active": sorted(lrguard.hooks.active())}
+"""
+
+_KERAS_BODY = """
+import numpy as np
+import keras
+keras.utils.set_random_seed(0)
+k_model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+k_model.compile(optimizer=keras.optimizers.SGD(0.01), loss="mse")
+lrguard.reset()
+k_model.fit(np.random.rand(32, 4), np.random.rand(32, 2), epochs=2, verbose=0,
+            callbacks=[keras.callbacks.LearningRateScheduler(lambda epoch: 1.0 / (1 + epoch))])
+result["keras"] = sorted({f.id for f in lrguard.findings()})
+result["active"] = sorted(lrguard.hooks.active())
+"""
+
+IMPORT_ORDERS = {
+    "lrguard-then-torch": ("import lrguard\nimport torch\n", False),
+    "torch-then-lrguard": ("import torch\nimport lrguard\n", False),
+    "LambdaLR-imported-first": ("from torch.optim.lr_scheduler import LambdaLR\nimport lrguard\n", False),
+    "lrguard-then-keras": ("import lrguard\nimport keras\n", True),
+    "keras-then-lrguard": ("import keras\nimport lrguard\n", True),
+}
+
+
+@pytest.mark.parametrize("order", list(IMPORT_ORDERS))
+def test_import_order_does_not_matter(order):
+    prefix, with_keras = IMPORT_ORDERS[order]
+    if with_keras:
+        pytest.importorskip("keras")
+    code = prefix + _TORCH_BODY + (_KERAS_BODY if with_keras else "") + "print('RESULT' + json.dumps(result))\n"
+    proc = run_python(code, env={"KERAS_BACKEND": "tensorflow"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(next(l for l in proc.stdout.splitlines() if l.startswith("RESULT"))[6:])
+    assert result["torch"] == ["lambda-absolute-lr"], result
+    if with_keras:
+        assert result["keras"] == ["keras-multiplier"], result
+        assert "keras" in result["active"], result
+    assert "torch" in result["active"], result
+    assert "internal error" not in proc.stderr, proc.stderr
+
+
+# -- references -----------------------------------------------------------------------------------------
+def _build_train_and_drop(scaler: bool):
+    """Train, then one more backward() without step(); return weak references to everything built."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    sched = LambdaLR(opt, lambda e: 1e-3 * 0.9 ** e)
+    grad_scaler = torch.amp.GradScaler("cpu") if scaler else None
+    x = torch.randn(16, 4)
+    for _ in range(70):
+        opt.zero_grad()
+        loss = model(x).pow(2).mean()
+        (grad_scaler.scale(loss) if scaler else loss).backward()
+        if scaler:
+            grad_scaler.step(opt)
+            grad_scaler.update()
+        else:
+            opt.step()
+        sched.step()
+    loss = model(x).pow(2).mean()
+    scaled = grad_scaler.scale(loss) if scaler else loss
+    scaled.backward()  # and no step()
+    return [weakref.ref(o) for o in (model, opt, sched, model[0].weight, model[2].weight, loss, scaled)]
+
+
+@pytest.mark.parametrize("scaler", [False, True], ids=["plain-loss", "gradscaler"])
+def test_no_strong_reference_to_model_optimizer_or_scheduler(scaler):
+    refs = _build_train_and_drop(scaler)
+    gc.collect()
+    assert [r() is None for r in refs] == [True] * len(refs), [type(r()).__name__ for r in refs if r() is not None]
+
+
+@pytest.mark.parametrize("scaler", [False, True], ids=["plain-loss", "gradscaler"])
+def test_no_reference_cycle_added(scaler):
+    """Without the cycle collector, what plain PyTorch frees by reference counting alone lrguard frees too."""
+    def freed():
+        gc.collect()
+        gc.disable()
+        try:
+            refs = _build_train_and_drop(scaler)
+            return [r() is None for r in refs]
+        finally:
+            gc.enable()
+
+    with without_lrguard():
+        plain = freed()
+    assert freed() == plain
