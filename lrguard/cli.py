@@ -124,6 +124,7 @@ def _run(target, report_json: Optional[str], plot: Optional[str], strict: bool, 
 
     run_dir = tempfile.mkdtemp(prefix="lrguard-run-")
     main_pid = os.getpid()
+    disabled = os.environ.get("LRGUARD_DISABLE", "").strip().lower() not in ("", "0", "false", "no")
     try:
         children.start_main(run_dir)
         try:
@@ -136,7 +137,7 @@ def _run(target, report_json: Optional[str], plot: Optional[str], strict: bool, 
         if os.getpid() != main_pid:  # a child forked by the program went on to the end of it
             children.flush_and_write()
             return outcome.status
-        status = _finish(target, outcome, run_dir, report_json, plot, strict, quiet)
+        status = _finish(target, outcome, run_dir, report_json, plot, strict, quiet, disabled)
     finally:
         if os.getpid() == main_pid:
             shutil.rmtree(run_dir, ignore_errors=True)
@@ -146,9 +147,9 @@ def _run(target, report_json: Optional[str], plot: Optional[str], strict: bool, 
 
 
 def _finish(target, outcome, run_dir: str, report_json: Optional[str], plot: Optional[str], strict: bool,
-            quiet: bool) -> int:
+            quiet: bool, disabled: bool) -> int:
     """Final decisions, the children's parts, the files asked for, the summary; returns the exit status."""
-    from . import children, hooks, report
+    from . import children, report
 
     children.flush_quietly()
     _join_children()
@@ -179,10 +180,13 @@ def _finish(target, outcome, run_dir: str, report_json: Optional[str], plot: Opt
             sys.stdout.flush()
         except Exception:
             pass
-        text = "" if quiet else (report.summary_text(merged) if hooks.is_installed() or merged["runs"]
-                                 else "lrguard: disabled (LRGUARD_DISABLE): nothing was watched\n")
+        text = "" if quiet else ("lrguard: disabled (LRGUARD_DISABLE): nothing was watched\n" if disabled
+                                 else report.summary_text(merged))
         lines = notes if not quiet else [n for n in notes if "could not" in n]
-        click.echo(text + "".join(line + "\n" for line in lines), err=True, nl=False)
+        try:
+            click.echo(text + "".join(line + "\n" for line in lines), err=True, nl=False)
+        except Exception:  # the program closed or replaced stderr: the status still says it all
+            pass
     if status == 0 and failed:
         status = FILE_ERROR_STATUS
     if status == 0 and strict and merged["findings"]:

@@ -26,6 +26,7 @@ _lock = threading.RLock()
 _registered: set = set()
 _active: Dict[str, Patches] = {}
 _loaded: Dict[str, object] = {}
+_deferred: Dict[str, object] = {}  # adapter -> its framework module, whose import ran while the adapter was half-built
 _installed = False
 
 
@@ -81,8 +82,27 @@ def _on_import(module) -> None:
         if not _installed or name is None or name in _active or STATE.stopped:
             return
         try:
+            if name not in _loaded and _initializing(name):
+                _deferred[name] = module  # the adapter's own import of its framework got here: see adapter_ready
+                return
             adapter = _loaded.get(name) or importlib.import_module(name)
             _loaded[name] = adapter
             _active[name] = adapter.patch()
         except Exception as exc:
             internal_error(f"installing {name}", exc)
+
+
+def _initializing(name: str) -> bool:
+    spec = getattr(sys.modules.get(name), "__spec__", None)
+    return bool(getattr(spec, "_initializing", False))
+
+
+def adapter_ready(name: str) -> None:
+    """Called by an adapter module as its last statement. ``import lrguard.integrations.torch`` before
+    ``import torch`` runs torch's import hook from inside the adapter's own ``import torch``, while the adapter is
+    half-built; the patching waits until here."""
+    module = _deferred.pop(name, None)
+    if module is not None:
+        with _lock:
+            _loaded[name] = sys.modules[name]
+        _on_import(module)

@@ -48,6 +48,7 @@ def render(report: Dict[str, Any], title: Optional[str] = None) -> bytes:
     colors = [f"C{i}" for i in range(10)]
     color_index = 0
     many = len({r.get("pid") for r in runs}) > 1
+    marked = set()  # (id, step): a finding several ranks raised is marked once
     for run in runs:
         history = run.get("history") or {}
         last_step = int(run.get("steps") or 0)
@@ -83,8 +84,9 @@ def render(report: Dict[str, Any], title: Optional[str] = None) -> bytes:
             ax_grad.plot([s for s, _ in grad], [v for _, v in grad], color=color, marker=".", label=label)
         for finding in run.get("findings") or []:
             step = finding.get("step")
-            if step is None:
+            if step is None or (finding.get("id"), step) in marked:
                 continue
+            marked.add((finding.get("id"), step))
             for ax in (ax_lr, ax_loss, ax_grad):
                 ax.axvline(step, color="crimson", linestyle="--", linewidth=1)
             ax_lr.annotate(f"{finding.get('id')} (step {step})", xy=(step, 1), xycoords=("data", "axes fraction"),
@@ -99,6 +101,8 @@ def render(report: Dict[str, Any], title: Optional[str] = None) -> bytes:
     ax_grad.set_ylabel("grad norm ratio\nfirst / last layer")
     ax_grad.set_xlabel("optimizer step")
     for ax in (ax_lr, ax_loss, ax_grad):
+        if ax.get_yscale() == "linear":
+            ax.ticklabel_format(axis="y", useOffset=False)  # a flat loss shows as the numbers it is
         ax.grid(True, which="major", alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7, loc="best")

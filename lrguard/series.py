@@ -79,21 +79,27 @@ class LossWindow:
     recent: Deque[float] = field(default_factory=lambda: deque(maxlen=64))
     head: List[float] = field(default_factory=list)
     count: int = 0
-    # The step at which each value in ``recent`` was read (the run's step when it was observed; -1: unknown).
+    # The step of each value in ``recent`` (-1: unknown). Values read together at ``step`` were sampled since the
+    # previous read, in order: they are spread evenly over the steps in between.
     steps: Deque[int] = field(default_factory=deque)
+    last_step: int = 0
 
     def __post_init__(self) -> None:
         self.steps = deque(self.steps, maxlen=self.recent.maxlen)
 
     def extend(self, values: List[float], step: Optional[int] = None) -> None:
-        for value in values:
+        start = min(self.last_step, step) if step is not None else 0
+        n = len(values)
+        for index, value in enumerate(values):
             if not math.isfinite(value):
                 continue
             self.count += 1
             if len(self.head) < self.head_size:
                 self.head.append(value)
             self.recent.append(value)
-            self.steps.append(-1 if step is None else step)
+            self.steps.append(-1 if step is None else start + round((step - start) * (index + 1) / n))
+        if step is not None:
+            self.last_step = step
 
     MIN_HALVES = 16  # losses needed before the window says anything
 

@@ -28,7 +28,8 @@ def without_lrguard():
 
 
 def fresh_lrguard() -> None:
-    """Installed, watching, no findings: the state each test starts from."""
+    """Installed (really patched again), watching, no findings: the state each test starts from."""
+    lrguard.uninstall()
     STATE.stopped = False
     lrguard.install()
     lrguard.reset()

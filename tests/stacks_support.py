@@ -34,6 +34,10 @@ def guard(capfd):
     import lrguard
     from lrguard.guard import STATE
 
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny models: one thread is fastest, and the machine is shared
     lrguard.install()
     gc.collect()
     lrguard.findings()  # earlier tests' optimizers decide now, then are forgotten
@@ -41,6 +45,7 @@ def guard(capfd):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         yield Guarded(caught)
+    torch.set_num_threads(threads)
     gc.collect()
     assert not STATE.stopped, "lrguard stopped on an internal error"
     assert "lrguard: internal error" not in capfd.readouterr().err

@@ -70,6 +70,8 @@ def test_amp_skipped_steps_are_not_updates_and_raise_nothing(guard):
     # The losses lrguard sampled are the real ones, not GradScaler's scaled ones (~1e38).
     seen = list(run.losses.recent)
     assert seen and max(seen) <= max(losses) * 1.01 and min(seen) >= min(losses) * 0.99
+    # and the gradient statistics are taken after GradScaler unscaled the gradients
+    assert run.grads and all(0 < s.last_grad < 1e3 for s in run.grads)
 
 
 def test_amp_warnings_are_torchs_own_only(guard):

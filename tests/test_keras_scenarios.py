@@ -75,7 +75,7 @@ def run_batch(preamble, env, names, timeout=900):
     ("keras3-torch", "import keras  # Keras 3 on torch, imported before lrguard", {"KERAS_BACKEND": "torch"}),
     ("tf_keras", "import tensorflow as tf, tf_keras; sys.modules['keras'] = tf_keras  # import tf_keras as keras",
      {"TF_USE_LEGACY_KERAS": "1"}),
-])
+], ids=["keras3-torch", "tf_keras"])
 def test_other_backends(backend, preamble, env):
     results = run_batch(preamble, env, OTHER_BACKENDS)
     for script, (findings, stderr) in results.items():

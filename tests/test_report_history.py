@@ -7,7 +7,6 @@ import warnings
 
 import pytest
 
-from lrguard import findings as _findings_api  # noqa: F401  (the package: LOG and friends come with it)
 from lrguard.findings import Finding
 from lrguard.history import History, Series
 from lrguard.registry import RunRegistry
@@ -191,3 +190,17 @@ def test_warning_options_naming_lrguard_are_applied(monkeypatch):
         assert not any(f[2] is DeprecationWarning and f[0] == "ignore" for f in warnings.filters[:1])
         with pytest.raises(lrguard.ScheduleBugWarning):
             warnings.warn("x", lrguard.ScheduleBugWarning)
+
+
+def test_the_plot_draws_groups_gaps_and_findings():
+    pytest.importorskip("matplotlib")
+    from lrguard.plot import render
+
+    run = _run_with_a_life()
+    run.observe_lrs([float("nan"), 1e-5])  # a gap in group 0
+    run.findings.append(_finding(step=50))
+    report = merge([process_part([run], [_finding(step=50)])])
+    png = render(report)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+    empty = render(merge([process_part([], [])]))
+    assert empty[:8] == b"\x89PNG\r\n\x1a\n"

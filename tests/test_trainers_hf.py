@@ -131,3 +131,16 @@ def test_schedule_sized_in_epochs_collapses(guard, tmp_path):
     found = guard.findings()
     assert ids(found) == ["lr-collapse"]
     assert found[0].where.endswith(line_of(test_schedule_sized_in_epochs_collapses, "# BUG: epochs").split("/")[-1])
+
+
+def test_optimizer_built_but_never_stepped_is_quiet(guard, tmp_path):
+    """A script that builds its optimizer and scheduler, then only evaluates: nothing was trained, nothing to say."""
+    model = tiny_gpt2()
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1 - step / STEPS)
+    trainer = Trainer(model=model, eval_dataset=CountingTokens(16), optimizers=(opt, sched),
+                      args=TrainingArguments(output_dir=str(tmp_path), report_to="none", per_device_eval_batch_size=8,
+                                             use_cpu=True, disable_tqdm=True))
+    metrics = trainer.evaluate()
+    assert metrics["eval_loss"] > 0
+    assert guard.findings() == [] and run_of(opt).step == 0

@@ -297,6 +297,7 @@ IMPORT_ORDERS = {
     "lrguard-then-torch": ("import lrguard\nimport torch\n", False),
     "torch-then-lrguard": ("import torch\nimport lrguard\n", False),
     "LambdaLR-imported-first": ("from torch.optim.lr_scheduler import LambdaLR\nimport lrguard\n", False),
+    "adapter-module-first": ("import lrguard.integrations.torch\nimport lrguard\n", False),
     "lrguard-then-keras": ("import lrguard\nimport keras\n", True),
     "keras-then-lrguard": ("import keras\nimport lrguard\n", True),
 }

@@ -14,18 +14,22 @@ epochs from 0 on), so the verdict comes at the first optimizer step. Why these t
   value at epoch 0 equals one of the optimizer's own lrs (within 5%: the user wrote the same lr twice), or a peak
   <= ``ECHO_NEEDED_ABOVE`` = 0.02 (a multiplier that keeps the lr 50x below what the optimizer was given, for the
   whole run, is an lr);
+- a peak that echoes the optimizer's lr is enough above ``LR_LIKE`` too (SGD(lr=0.2) with a lambda peaking at 0.2):
+  a multiplier schedule whose highest value happens to equal the lr it multiplies is not a plan;
 - an optimizer lr >= ``IDIOM_BASE`` = 0.5 is the 'lr=1.0, so the lambda is the absolute lr' idiom (and Adadelta's
   default 1.0); param-group lrs such as 0.1/1.0 are relative factors of that idiom: never a finding;
 - a schedule still rising at its last probe is a warmup whose end is unseen: undecided. A warmup *factor* of 0.001
   (== a 1e-3 base lr) rises to 1, so it is not LR-like; only the whole schedule decides;
-- the real lr now must be LR-like too (<= 0.1 x base): the finding is about the lr the run trains with.
+- the real lr now must be that small too (<= base x max(0.1, the schedule's peak)): the finding is about the lr
+  the run trains with.
 
 For MultiplicativeLR the factors (epochs >= 1) must all stay <= 0.02, or echo an optimizer lr: a per-step factor
 that small is never a decay anybody means (a one-off cut, 0.1 at one epoch and 1.0 elsewhere, peaks at 1).
 
 Without probes (a callable object, a function with side effects, a ``get_lr`` that cannot run ahead), the real
-lr/base ratios decide once the schedule has moved past its peak, and only when a LambdaLR or custom scheduler is
-there: an lr written by hand into ``param_groups`` (an lr-range test) is nobody's multiplier.
+lr/base ratios decide once the schedule has moved past its peak. With no scheduler object at all (code writing
+``param_groups[i]["lr"]`` itself, as timm's schedulers do) the lrs are absolute by nature, so the echo must come
+with a peak ratio <= ``ECHO_NEEDED_ABOVE`` as well: an lr-range test sweeps far above the optimizer's lr.
 """
 from __future__ import annotations
 
@@ -68,11 +72,12 @@ def looks_absolute(values: Sequence[float], bases: Sequence[float]) -> Optional[
     if not positive_bases or max(bases) >= IDIOM_BASE:
         return False
     peak = max(values)
-    if peak <= 0 or peak > LR_LIKE:
+    peak_echo = any(_close(peak, b) for b in positive_bases)
+    if peak <= 0 or (peak > LR_LIKE and not peak_echo):
         return False
     if values.index(peak) == len(values) - 1 and (len(values) == 1 or values[-2] < peak):
         return None  # still rising: a warmup whose end is not seen yet
-    echo = any(_close(peak, b) or _close(values[0], b) for b in positive_bases)
+    echo = peak_echo or any(_close(values[0], b) for b in positive_bases)
     return echo or peak <= ECHO_NEEDED_ABOVE
 
 
@@ -100,7 +105,7 @@ def check(run) -> Optional["Diagnosis"]:
                 verdict = looks_absolute(values, bases)
                 unread = unread or verdict is None
                 track = run.groups[group]
-                if verdict and track.lr <= track.base * LR_LIKE * 1.01:
+                if verdict and track.lr <= track.base * max(LR_LIKE, *_valid_prefix(values)) * 1.01:
                     return _lambda_diagnosis(schedule, group, values, track, run)
         elif schedule.family == "multiplicative":
             for group, values in enumerate(schedule.probes[: len(bases)]):

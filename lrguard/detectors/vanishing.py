@@ -7,14 +7,15 @@ the direct evidence that the first layer does not learn: its update/weight ratio
 layer's (``FROZEN``) — with SGD that is the gradient ratio again, rescaled by the weights' norms; with Adam it stays
 ~1 unless the first layer's gradients sink under Adam's epsilon, which is when Adam cannot rescue the layer either.
 
-Calibration (real PyTorch runs, CPU, first and last weight matrices, 35 scenarios of tests/scenarios/torch and
-more nets): healthy runs and schedule-bug runs show ratios >= 0.04 (MLPs 784-128-10: 0.3-4; small CNNs:
-0.05-0.3; OneCycleLR: 0.04-0.8; a 10-layer default-init ReLU MLP, the weakest: 5e-3-1e-2) and first-layer/last-
-layer update ratios >= 0.04, whatever the lr does (a collapsed lr freezes *both* layers; the gradient ratio does
-not depend on the lr at all). Genuine vanishing nets: 5-layer sigmoid + SGD 3e-4-6e-4; 6-layer 2e-5-5e-5;
-8-layer 2e-7-2e-6; 10- and 12-layer 1e-10-2e-8; 20-layer tanh 5e-4. A 4-layer sigmoid MLP (2e-3) and a 5-layer one
-under Adam (6e-4 rising to 3e-3 as Adam pulls it out: update ratio ~2) are left alone. The 1e-3 threshold leaves
-a 40x margin to every healthy or schedule-bug run measured.
+Calibration (real PyTorch runs on CPU, first and last weight matrices; the 38 scenarios of tests/scenarios/torch
+and more nets): healthy runs and schedule-bug runs show gradient ratios >= 0.04 (784-128-10 MLPs: 0.3-4; small
+CNNs: 0.05-0.3; OneCycleLR: 0.04-0.8; a 10-layer default-init ReLU MLP, the weakest: 5e-3-1e-2), whatever the
+lr does (the ratio does not depend on the lr), and first/last update ratios >= 0.04 while the lr is healthy (a
+collapsed lr can round a large layer's update to 0 in float32: hence the ratio test first). Genuine vanishing
+nets: 5-layer sigmoid + SGD 3e-4-6e-4; 6-layer 2e-5-5e-5; 8-layer 2e-7-2e-6; 10- and 12-layer 1e-10-2e-8 (first-
+layer norms 1e-10-3e-4); 20-layer tanh 5e-4. A 4-layer sigmoid MLP (2e-3) and a 5-layer one under Adam (6e-4
+rising to 3e-3 as Adam pulls it out, update ratio ~2) are left alone. The 1e-3 threshold leaves a 40x margin to
+every healthy or schedule-bug run measured, 5x to the weakest healthy-looking net.
 
 Besides the gradients: the loss must be flat (the newer half of the recent losses within 2% of the older half),
 and the lr healthy: every group's lr > 0 and >= 1/100 of min(its base lr, its peak so far) (so never while the lr

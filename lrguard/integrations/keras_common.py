@@ -146,13 +146,22 @@ class _Watch:
         self.next_loss, self.next_grad, self.next_check = 1, 2, 1
 
     # -- observations --------------------------------------------------------------------------------
+    def set_bases(self, lrs: List[Optional[float]]) -> None:
+        """The optimizer's own lrs, before any step (only the first call counts).
+
+        Not an observation of the real lr: a scheduler may replace it before the first step, and an lr no step
+        used must not become the track's peak (a warmup from 1e-6 would look like a collapse from 1e-3).
+        """
+        if not self.based and lrs and not all(lr is None for lr in lrs):
+            self.based = True
+            self.run.set_bases([lr if lr is not None and math.isfinite(lr) and lr >= 0 else 0.0 for lr in lrs])
+
     def observe_lrs(self, lrs: List[Optional[float]]) -> None:
+        """The real lrs from the next step on."""
         if not lrs or all(lr is None for lr in lrs):
             return  # unreadable (e.g. while tracing): keep what we know
+        self.set_bases(lrs)
         run = self.run
-        if not self.based:
-            self.based = True
-            run.set_bases([lr if lr is not None and math.isfinite(lr) and lr >= 0 else 0.0 for lr in lrs])
         if lrs == self.last_lrs:
             return
         self.last_lrs = lrs
@@ -337,7 +346,7 @@ def train_begin(callbacks, ops: KerasOps) -> None:
             _attach(run, _schedule_of(callback, type(callback).__name__, "plateau", _sites.get(callback)))
     for schedule in absolute:
         _attach(run, schedule, last=True)
-    watch.observe_lrs(ops.read_lrs(opt))
+    watch.set_bases(ops.read_lrs(opt))  # observed from the first epoch on, once the callbacks have set it
     watch.next_check = min(watch.next_check, run.step + 1)
 
 
@@ -397,7 +406,7 @@ def before_schedule(callback, ops: KerasOps) -> None:
     if opt is not None:
         watch = watch_of(ops.inner(opt), ops)
         if not watch.based:
-            watch.observe_lrs(ops.read_lrs(opt))
+            watch.set_bases(ops.read_lrs(opt))
 
 
 def scheduled(callback, ops: KerasOps, epoch, value, optimizer=None) -> None:
@@ -473,8 +482,11 @@ def tape_target(target, eager: bool) -> None:
 
 def flush() -> None:
     """Final decisions for every live watched optimizer (``lrguard.findings()``)."""
-    for watch in list(_watches.values()):
-        watch.checkpoint(final=True)
+    for ref in _watches.keyrefs():  # a snapshot: another thread may build an optimizer meanwhile
+        opt = ref()
+        watch = _watches.get(opt) if opt is not None else None
+        if watch is not None:
+            watch.checkpoint(final=True)
 
 
 # -- guarded entry points for the adapters' wrappers ---------------------------------------------------

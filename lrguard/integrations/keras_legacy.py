@@ -14,7 +14,8 @@ from tf_keras.src.optimizers import optimizer as _optimizer
 from tf_keras.src.optimizers.legacy import optimizer_v2 as _optimizer_v2
 from tf_keras.src.optimizers.schedules.learning_rate_schedule import LearningRateSchedule
 
-from ..guard import STATE
+from ..findings import LRGuardWarning
+from ..guard import STATE, internal_error
 from ..patching import Patches
 from . import keras_common as common
 from .keras_common import guarded
@@ -63,8 +64,13 @@ def _built(observe):
 
 def _batch_end(original):
     def on_train_batch_end(self, batch, logs=None, *args, **kwargs):
-        if not STATE.stopped:
-            guarded("the tf_keras batch hook", common.batch_end, self, batch, logs)
+        if not STATE.stopped:  # the hot path: no extra call layer
+            try:
+                common.batch_end(self, batch, logs)
+            except LRGuardWarning:
+                raise
+            except Exception as exc:
+                internal_error("the tf_keras batch hook", exc)
         return original(self, batch, logs, *args, **kwargs)
     return on_train_batch_end
 
@@ -125,3 +131,8 @@ def patch() -> Patches:
 def flush() -> None:
     """Final decisions for every live watched Keras optimizer (called by ``lrguard.findings()``)."""
     common.flush()
+
+
+from ..hooks import adapter_ready  # noqa: E402  (last: see adapter_ready)
+
+adapter_ready(__name__)

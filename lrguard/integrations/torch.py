@@ -267,6 +267,11 @@ def _pre_step(opt, args, kwargs) -> None:
         internal_error("the PyTorch pre-step hook", exc)
 
 
+def _replaced(lrs: list, last: list) -> bool:
+    """Tensor lrs are compared by identity: ``==`` on tensors, then ``bool()``, would read the device."""
+    return len(lrs) != len(last) or any(map(operator.is_not, lrs, last))
+
+
 def _post_step(opt, args, kwargs) -> None:
     """Every step: count it, compare the lrs with the last ones; the rest only at sampling steps."""
     if STATE.stopped:
@@ -285,7 +290,7 @@ def _post_step(opt, args, kwargs) -> None:
         run = watch.run
         step = run.step = run.step + 1
         lrs = [*map(_lr_of, opt.param_groups)]
-        if lrs != watch.last_lrs:
+        if lrs != watch.last_lrs if not watch.tensor_lrs else _replaced(lrs, watch.last_lrs):
             watch.lrs_changed(lrs)
         if watch.before is not None:
             watch.after_step()
@@ -416,15 +421,19 @@ def _took_backward(loss) -> None:
 
 def patch() -> Patches:
     patches = Patches()
-    patches.wrap(Optimizer, "__init__", _after_init(_optimizer_built))
-    patches.wrap(lr_scheduler.LRScheduler, "__init__", _after_init(_scheduler_built))
-    if "__init__" in lr_scheduler.ReduceLROnPlateau.__dict__:
-        patches.wrap(lr_scheduler.ReduceLROnPlateau, "__init__", _after_init(_scheduler_built))
-    patches.wrap(torch.Tensor, "backward", _backward)
-    patches.wrap(GradScaler, "scale", _scale)
-    patches.keep(register_optimizer_step_pre_hook(_pre_step))
-    patches.keep(register_optimizer_step_post_hook(_post_step))
-    patches.keep(_DynamoSkip.arm())
+    try:
+        patches.wrap(Optimizer, "__init__", _after_init(_optimizer_built))
+        patches.wrap(lr_scheduler.LRScheduler, "__init__", _after_init(_scheduler_built))
+        if "__init__" in lr_scheduler.ReduceLROnPlateau.__dict__:
+            patches.wrap(lr_scheduler.ReduceLROnPlateau, "__init__", _after_init(_scheduler_built))
+        patches.wrap(torch.Tensor, "backward", _backward)
+        patches.wrap(GradScaler, "scale", _scale)
+        patches.keep(register_optimizer_step_pre_hook(_pre_step))
+        patches.keep(register_optimizer_step_post_hook(_post_step))
+        patches.keep(_DynamoSkip.arm())
+    except BaseException:
+        patches.restore()  # half a patch is worse than none: nothing would ever restore it
+        raise
     return patches
 
 
@@ -444,10 +453,10 @@ class _DynamoSkip:
     def arm(cls) -> "_DynamoSkip":
         cls.current = skip = cls()
         if not cls.hooked:
-            import wrapt
+            from ..importhook import when_imported
 
             cls.hooked = True
-            wrapt.register_post_import_hook(cls._on_dynamo, "torch._dynamo")  # at once if already imported
+            when_imported("torch._dynamo", cls._on_dynamo)  # at once if already imported
         elif "torch._dynamo" in sys.modules:
             skip.apply()
         return skip
@@ -493,3 +502,9 @@ def flush() -> None:
         watch = _watches.get(opt) if opt is not None else None
         if watch is not None:
             watch.checkpoint(opt, final=True)
+
+
+
+from ..hooks import adapter_ready  # noqa: E402  (last: see adapter_ready)
+
+adapter_ready(__name__)

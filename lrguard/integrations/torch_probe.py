@@ -3,16 +3,18 @@
 A LambdaLR's functions are called at a few epochs; a custom ``LRScheduler``'s ``get_lr`` runs on a *shadow*: a
 new instance of its class with a shallow copy of its state and copies of the param groups, stepped as ``step()``
 would (so closed forms and chainable forms both read right). Only code that looks free of side effects is run:
-no stores to globals, closures, attributes or items, no in-place tensor ops, no printing, logging or random
-draws (a probe must not consume the user's RNG stream), checked in the function's bytecode and, a few levels
-deep, in the Python functions it calls. Whatever is not clearly safe is not probed (the detectors then wait for
-the real lrs).
+no stores to globals, closures, attributes or items, no in-place tensor ops, no logging, no random draws (a probe
+must not consume the user's RNG stream), checked in the function's bytecode and, a few levels deep, in the Python
+functions it calls. Whatever is not clearly safe is not probed (the detectors then wait for the real lrs).
+``print`` is allowed (a Keras habit: the schedule prints the lr it returns) where the probe can silence stdout
+for its few milliseconds: while it is the only Python thread.
 """
 from __future__ import annotations
 
 import builtins
 import contextlib
 import dis
+import io
 import math
 import sys
 import threading
@@ -26,7 +28,7 @@ _STORES = {"STORE_GLOBAL", "DELETE_GLOBAL", "STORE_ATTR", "DELETE_ATTR", "STORE_
            "STORE_SLICE", "DELETE_SLICE", "SETUP_WITH", "BEFORE_WITH"}
 # Names whose use means output, state changes or random draws (attribute and global names alike).
 _EFFECTS = {
-    "print", "input", "open", "exec", "eval", "compile", "setattr", "delattr", "globals", "vars", "__import__",
+    "input", "open", "exec", "eval", "compile", "setattr", "delattr", "globals", "vars", "__import__",
     "breakpoint", "next", "send", "throw", "sleep",
     "append", "extend", "insert", "pop", "popleft", "popitem", "remove", "clear", "update", "add", "discard",
     "setdefault", "appendleft", "sort", "reverse", "write", "writelines", "flush", "put", "put_nowait",
@@ -38,9 +40,11 @@ _EFFECTS = {
 DEPTH = 3  # how deep the check follows the Python functions a function calls
 
 
-def _code_pure(code: types.CodeType, free: frozenset) -> bool:
+def _code_pure(code: types.CodeType, free: frozenset, prints: bool = False) -> bool:
     if any(name in _EFFECTS or (name.endswith("_") and not name.startswith("_")) for name in code.co_names):
         return False  # an effect by name; a trailing underscore is an in-place tensor op (add_, mul_)
+    if "print" in code.co_names and (not prints or any(isinstance(c, tuple) and "file" in c for c in code.co_consts)):
+        return False  # output (print(..., file=f) writes where silencing stdout does not reach)
     for ins in dis.get_instructions(code):
         if ins.opname in _STORES:
             return False
@@ -48,11 +52,13 @@ def _code_pure(code: types.CodeType, free: frozenset) -> bool:
             return False  # importing a module for the first time runs it
         if ins.opname in ("STORE_DEREF", "DELETE_DEREF") and ins.argval in code.co_freevars:
             return False  # assigns a variable of an enclosing function (``nonlocal``)
-    return all(_code_pure(c, free) for c in code.co_consts if isinstance(c, types.CodeType))
+    return all(_code_pure(c, free, prints) for c in code.co_consts if isinstance(c, types.CodeType))
 
 
-def pure(fn, owner: Optional[type] = None, depth: int = DEPTH, _seen: Optional[set] = None) -> bool:
-    """Does calling ``fn`` look free of side effects? ``owner``: a class whose methods ``fn`` may call."""
+def pure(fn, owner: Optional[type] = None, depth: int = DEPTH, _seen: Optional[set] = None,
+         prints: bool = False) -> bool:
+    """Does calling ``fn`` look free of side effects? ``owner``: a class whose methods ``fn`` may call;
+    ``prints``: printing to stdout does not count (the caller silences it)."""
     seen = _seen if _seen is not None else set()
     while isinstance(fn, partial):
         if not all(_plain_value(a) for a in (*fn.args, *fn.keywords.values())):
@@ -71,7 +77,7 @@ def pure(fn, owner: Optional[type] = None, depth: int = DEPTH, _seen: Optional[s
     code = fn.__code__
     if code.co_flags & (0x20 | 0x80 | 0x200):  # generator, coroutine, async generator
         return False
-    if not _code_pure(code, frozenset(code.co_freevars)):
+    if not _code_pure(code, frozenset(code.co_freevars), prints):
         return False
     if depth <= 0:
         return True
@@ -82,10 +88,28 @@ def pure(fn, owner: Optional[type] = None, depth: int = DEPTH, _seen: Optional[s
         if target is None and owner is not None:
             target = getattr(owner, name, None)
         if isinstance(target, (types.FunctionType, types.MethodType, partial)) and not pure(
-            target, owner, depth - 1, seen
+            target, owner, depth - 1, seen, prints
         ):
             return False
     return True
+
+
+def _callable_pure(value, depth: int = DEPTH, prints: bool = False) -> bool:
+    """Is calling ``value`` (a function, or an object with a ``__call__``, as detectron2's multipliers are)
+    free of side effects, as far as the bytecode shows? Non-callables are data: True."""
+    if isinstance(value, (list, tuple)):
+        return depth > 0 and all(_callable_pure(v, depth - 1, prints) for v in value)
+    if not callable(value) or isinstance(value, type):
+        return True
+    if isinstance(value, (types.FunctionType, types.MethodType, types.BuiltinFunctionType, partial)):
+        return pure(value, prints=prints)
+    call = getattr(type(value), "__call__", None)
+    attributes = getattr(value, "__dict__", None)
+    if depth <= 0 or not isinstance(call, types.FunctionType) or attributes is None:
+        return False  # a callable lrguard cannot read (a C extension type, a module with hooks)
+    return pure(call, owner=type(value), prints=prints) and all(
+        _callable_pure(v, depth - 1, prints) for v in attributes.values()
+    )
 
 
 def _all_names(code: types.CodeType) -> set:
@@ -121,30 +145,38 @@ _QUIET = threading.Lock()
 
 
 @contextlib.contextmanager
-def quiet():
+def quiet(stdout: bool = False):
     """Silence the warnings a probe's calls may raise without touching other threads' warnings: the process-wide
     filters are swapped (``warnings.catch_warnings``, which is not thread-safe) only while this is the only Python
     thread, or where warnings are context-local (Python 3.14's ``context_aware_warnings``); numpy's floating-point
-    warnings (``np.errstate``, context-local) are silenced always."""
+    warnings (``np.errstate``, context-local) are silenced always. ``stdout``: also silence stdout, only while
+    this is the only Python thread. Yields whether stdout is silenced."""
     with contextlib.ExitStack() as stack:
         numpy = sys.modules.get("numpy")
         if numpy is not None and hasattr(numpy, "errstate"):
             stack.enter_context(numpy.errstate(all="ignore"))
         alone = threading.active_count() == 1 or getattr(sys.flags, "context_aware_warnings", False)
+        silenced = False
         if alone and _QUIET.acquire(blocking=False):
             stack.callback(_QUIET.release)
             stack.enter_context(warnings.catch_warnings())
             warnings.simplefilter("ignore")
-        yield
+            if stdout and threading.active_count() == 1:
+                stack.enter_context(contextlib.redirect_stdout(io.StringIO()))
+                silenced = True
+        yield silenced
 
 
 def probe_functions(functions, epochs: List[int], seconds: float) -> Tuple[List[int], List[List[float]]]:
     """Each function's values at ``epochs`` (as far as each answers quickly, with numbers), if all look pure."""
-    if not functions or not all(pure(f) for f in functions):
+    if not functions or not all(pure(f, prints=True) for f in functions):
         return [], []
+    prints = not all(pure(f) for f in functions)
     tables = []
     deadline = time.perf_counter() + seconds
-    with quiet():
+    with quiet(stdout=prints) as silenced:
+        if prints and not silenced:
+            return [], []
         for fn in functions:
             values = []
             for epoch in epochs:
@@ -177,8 +209,10 @@ def probe_scheduler(sched, base_class: type, epochs: List[int], seconds: float) 
     if (get_lr is None or get_lr is getattr(base_class, "get_lr", None) or getattr(cls, "step", None)
             is not getattr(base_class, "step", None) or state is None or "__slots__" in vars(cls)):
         return [], []  # no closed per-epoch rule to read, or a step() of its own
-    if not pure(get_lr, owner=cls):
+    others = [v for k, v in state.items() if k != "optimizer"]  # what get_lr may call through self
+    if not (pure(get_lr, owner=cls, prints=True) and _callable_pure(others, prints=True)):
         return [], []
+    prints = not (pure(get_lr, owner=cls) and _callable_pure(others))
     optimizer = state.get("optimizer")
     groups = getattr(optimizer, "param_groups", None)
     bases = [number(b) for b in state.get("base_lrs") or ()]
@@ -196,7 +230,9 @@ def probe_scheduler(sched, base_class: type, epochs: List[int], seconds: float) 
     tables: List[List[float]] = [[number(g["lr"]) / b for g, b in zip(groups, bases)]]
     kept = [0]
     deadline = time.perf_counter() + seconds
-    with quiet():
+    with quiet(stdout=prints) as silenced:
+        if prints and not silenced:
+            return [], []
         for offset in range(1, max(epochs) + 1):
             shadow.last_epoch = start + offset
             shadow._step_count = state.get("_step_count", 0) + offset
