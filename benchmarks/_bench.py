@@ -109,13 +109,11 @@ def emit(result: dict) -> None:
 def alternate(variants: Dict[str, Callable[[], None]], run: Callable[[], None], rounds: int, units: int,
               ratios: Optional[Ratios] = None) -> Ratios:
     """In-process rounds: each variant's setup (e.g. lrguard.install/uninstall) then ``run()`` (``units`` steps),
-    in an order that rotates every round. Returns the per-unit times."""
+    in an order that rotates every round (AB, BA, ...). Returns the per-unit times."""
     ratios = ratios or Ratios()
     names = list(variants)
     for r in range(rounds):
-        order = names[r % len(names):] + names[: r % len(names)]
-        if r % 2:
-            order.reverse()
+        order = names[r % len(names):] + names[: r % len(names)]  # AB, BA, AB, ...
         times = {}
         for name in order:
             variants[name]()

@@ -107,8 +107,8 @@ class LossWindow:
         return sum(self.head) / len(self.head) if self.head else None
 
     def halves(self, since: Optional[int] = None) -> Optional[tuple]:
-        """(mean of the older half, mean of the newer half) of the recent window (only the values read at step
-        ``since`` or later, if given), once it has enough."""
+        """(mean of the older half, mean of the newer half) of the recent window (only the values of step ``since``
+        or later, if given), once it has enough."""
         values = list(self.recent)
         if since is not None:
             values = [v for v, step in zip(values, self.steps) if step >= since]
@@ -119,7 +119,7 @@ class LossWindow:
 
     def stalled(self, tolerance: float = 0.05, since: Optional[int] = None) -> Optional[bool]:
         """True when the newer half of the window improves on the older half by less than ``tolerance``
-        (None: not enough values, read at ``since`` or later)."""
+        (None: not enough values, of step ``since`` or later)."""
         halves = self.halves(since)
         if halves is None:
             return None

@@ -85,7 +85,9 @@ def tiny_training(steps: int = 70, lr: float = 1e-3, lr_lambda=None, optimizer: 
 
     torch.manual_seed(seed)
     model = torch.nn.Sequential(torch.nn.Linear(6, 16), torch.nn.Tanh(), torch.nn.Linear(16, 3))
-    params = [{"params": model[0].parameters()}, {"params": model[2].parameters()}] if groups == 2 else model.parameters()
+    params = model.parameters()
+    if groups == 2:
+        params = [{"params": model[0].parameters()}, {"params": model[2].parameters()}]
     opt = torch.optim.Adam(params, lr=lr) if optimizer == "adam" else torch.optim.SGD(params, lr=lr, momentum=0.9)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda) if lr_lambda is not None else None
     grad_scaler = torch.amp.GradScaler("cpu") if scaler else None

@@ -103,7 +103,8 @@ def test_lambda_returning_a_non_number_raises_what_pytorch_raises(value, at, cap
 
 
 @pytest.mark.parametrize("fn", [lambda e: np.float64(0.9) ** e, lambda e: np.float32(0.9 ** e),
-                                lambda e: torch.tensor(0.9 ** e), lambda e: torch.tensor(0.9, dtype=torch.float64) ** e],
+                                lambda e: torch.tensor(0.9 ** e),
+                                lambda e: torch.tensor(0.9, dtype=torch.float64) ** e],
                          ids=["numpy-float64", "numpy-float32", "0d-tensor", "0d-tensor-float64"])
 def test_lambda_returning_numpy_scalars_and_0d_tensors(fn, capfd):
     guarded, found = both(lambda: _train(fn), capfd)

@@ -221,6 +221,26 @@ def test_unprobed_warmup_factor_equal_to_base_is_quiet_from_the_stream():
     assert absolute_lr.check(run) is None
 
 
+def warmup_cosine(peak: float, step: int, warmup: int = 10, total: int = 96) -> float:
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    return peak * 0.5 * (1 + math.cos(math.pi * (step - warmup) / (total - warmup)))
+
+
+def test_no_scheduler_object_writing_base_times_an_lr_is_caught_past_its_peak():
+    """timm's style: an object writes param_groups[i]["lr"] = base * f(t), f the warmup-cosine *lr* (peak 3e-3)."""
+    run = drive(run_of([3e-3]), lambda s: 3e-3 * warmup_cosine(3e-3, s - 1), 10)
+    assert absolute_lr.check(run) is None  # still rising
+    drive(run, lambda s: 3e-3 * warmup_cosine(3e-3, s - 1), 14, start=11)
+    assert absolute_lr.check(run) is not None
+
+
+def test_no_scheduler_object_peaking_at_base_squared_by_design_is_quiet():
+    """SGD(lr=0.1) as a placeholder, the lrs written by hand peak at 0.01 = 0.1**2: a ratio of 0.1, not 50x below."""
+    run = drive(run_of([0.1]), lambda s: warmup_cosine(0.01, s - 1), 96)
+    assert absolute_lr.check(run) is None
+
+
 @pytest.mark.parametrize("family", ["builtin", "plateau"])
 def test_builtin_schedules_reaching_base_squared_are_quiet(family):
     """MultiStepLR: 0.01 -> 1e-4 (= base_lr**2) after two 10x cuts; ReduceLROnPlateau cutting 10x three times."""
@@ -316,6 +336,21 @@ def test_an_lr_that_came_back_up_is_not_collapsed_now():
     drive(run, lambda s: 0.1 if s <= 40 else (1e-5 if s <= 120 else 1e-3), 160)
     assert run.groups[0].steps_below(3, 160) >= 0.25 * 160
     assert collapse.check(run) is None
+
+
+def test_a_resumed_steplr_is_judged_from_where_it_resumed():
+    """Resumed at epoch 6 of StepLR(step_size=3, gamma=0.1) from 0.05: 5e-4 at first, 5e-5 after one more cut."""
+    run = run_of([0.05], Schedule("StepLR", "builtin", last_epoch=5))
+    drive(run, lambda s: 5e-4 * 0.1 ** ((s - 1) // 96), 288)
+    assert collapse.check(run) is None and absolute_lr.check(run) is None
+
+
+@pytest.mark.parametrize("base, loss", [(1e-3, falling_loss), (0.01, flat_loss), (1.0, flat_loss)],
+                         ids=["adam", "sgd-random-labels", "adadelta"])
+def test_plain_optimizers_without_scheduler_are_quiet(base, loss):
+    run = drive(run_of([base]), lambda s: base, 300, loss=loss)
+    grads(run, 0.5, 0.4, range(16, 300, 16), 2e-3, 1e-3)
+    assert all(d.check(run) is None for d in (absolute_lr, collapse, invalid, vanishing))
 
 
 def test_warmup_from_zero_is_not_a_fall():

@@ -2,9 +2,9 @@
 
 Each case makes one of lrguard's own functions raise (lrguard is patched here, never torch): every hook, every
 detector, the bookkeeping they call. The training (a LambdaLR through a GradScaler, 40 steps so that every
-sampled path runs, then ``lrguard.findings()``) must give the same losses and weights as without lrguard, print exactly one
-line saying lrguard stopped watching, and print, warn or raise nothing else. The same for a ``MemoryError`` in a
-detector. The training is healthy (lrguard has nothing to say, so any warning would be spurious), except for the
+sampled path runs, then ``lrguard.findings()``) must give the same losses and weights as without lrguard, print
+exactly one line saying lrguard stopped watching, and print, warn or raise nothing else. The same for a
+``MemoryError`` in a detector. The training is healthy (lrguard has nothing to say, so any warning would be spurious), except for the
 faults on the reporting path, which only a finding reaches: there it is the seed bug, and the fault stops the
 finding's own warning.
 """

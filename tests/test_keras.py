@@ -29,12 +29,18 @@ keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
 
 
+def _rearm():
+    if STATE.stopped:
+        lrguard.uninstall()  # after an (injected) internal error: install() again starts afresh
+    lrguard.install()
+
+
 @pytest.fixture(autouse=True)
 def watching():
-    lrguard.install()
+    _rearm()
     lrguard.reset()
     yield
-    lrguard.install()  # a test that uninstalled puts it back
+    _rearm()  # a test that uninstalled, or stopped lrguard, puts it back
 
 
 def data(n=256, features=16, classes=4, seed=0):
@@ -289,6 +295,27 @@ def test_fail_open_an_internal_error_stops_lrguard_not_the_training(monkeypatch,
     assert STATE.stopped
     assert capsys.readouterr().err.count("lrguard: internal error") == 1
     assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), reference.get_weights()))
+
+
+class EqualitySGD(keras.optimizers.SGD):
+    def __eq__(self, other):  # __eq__ without __hash__: unhashable
+        return self is other
+
+
+class EqualityScheduler(keras.callbacks.LearningRateScheduler):
+    def __eq__(self, other):
+        return self is other
+
+
+def test_unhashable_optimizers_and_callbacks_do_not_stop_lrguard():
+    X, y = data(n=64)
+    model = compiled(optimizer=EqualitySGD)
+    model.fit(X, y, epochs=2, verbose=0, callbacks=[keras.callbacks.LearningRateScheduler(lambda epoch: 0.5)])
+    assert lrguard.findings() == [] and not STATE.stopped  # an optimizer that cannot be a key is not watched
+    model = compiled(lr=0.01, optimizer=keras.optimizers.SGD)
+    with pytest.warns(lrguard.ScheduleBugWarning):
+        model.fit(X, y, epochs=2, verbose=0, callbacks=[EqualityScheduler(lambda epoch: 0.5)])
+    assert [f.id for f in lrguard.findings()] == ["keras-multiplier"] and not STATE.stopped
 
 
 # -- the keras-multiplier detector and its helpers (no framework) ------------------------------------------

@@ -14,7 +14,8 @@ current lr). The rule, and why:
   both sides, and ``MIN_STARVED`` steps give the loss time to show it;
 - the loss is not improving while the lr is that low (the newer half of the losses read since then is not 5%
   below the older half), or there are too few such losses to tell: before the fall it may well have improved;
-- ReduceLROnPlateau is exempt: it cuts the lr *because* the loss stalled, as many times as it is told to.
+- ReduceLROnPlateau is exempt: it cuts the lr *because* the loss stalled, as many times as it is told to;
+- a run that showed neither a loss nor a gradient (a scheduler stepped in a unit test) trains nothing to stall.
 """
 from __future__ import annotations
 

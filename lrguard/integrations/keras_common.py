@@ -42,13 +42,17 @@ _schedules: "weakref.WeakKeyDictionary[Any, Schedule]" = weakref.WeakKeyDictiona
 _local = threading.local()  # .loss: the target of the last eager GradientTape.gradient in this thread
 
 
-def grad_step(step: int) -> bool:
-    """Is ``step`` (1-based optimizer step) one whose gradient statistics are sampled?"""
-    return step % GRAD_EVERY == 0 or step in (2, 4)
-
-
 def _next_grad(step: int) -> int:
+    """The next step whose gradient statistics are sampled, after ``step``: 2, 4, then every GRAD_EVERY-th."""
     return 4 if step < 4 else (step // GRAD_EVERY + 1) * GRAD_EVERY
+
+
+def _get(table: weakref.WeakKeyDictionary, key):
+    """``table.get(key)``; None for an object that cannot be a key (unhashable: a class with ``__eq__`` only)."""
+    try:
+        return table.get(key)
+    except TypeError:
+        return None
 
 
 class KerasOps:
@@ -266,10 +270,14 @@ class _Fit:
 
 
 # -- watches -------------------------------------------------------------------------------------------
-def watch_of(opt, ops: KerasOps) -> _Watch:
-    watch = _watches.get(opt)
+def watch_of(opt, ops: KerasOps) -> Optional[_Watch]:
+    """The optimizer's watch, made on first sight; None for an optimizer that cannot be watched (unhashable)."""
+    try:
+        watch = _watches.get(opt)
+    except TypeError:
+        return None
     if watch is None:
-        watch = _watches[opt] = _Watch(opt, ops, _sites.get(opt) or user_site())
+        watch = _watches[opt] = _Watch(opt, ops, _get(_sites, opt) or user_site())
     return watch
 
 
@@ -278,10 +286,12 @@ def optimizer_built(opt) -> None:
     if STATE.stopped:
         return
     try:
-        if opt not in _sites:
+        if _get(_sites, opt) is None:
             site = user_site()
             if site is not None:
                 _sites[opt] = site
+    except TypeError:
+        pass  # unhashable: not watched
     except Exception as exc:
         internal_error("watching a new Keras optimizer", exc)
 
@@ -294,14 +304,20 @@ def callback_built(callback) -> None:
         site = user_site()
         if site is not None:
             _sites[callback] = site
+    except TypeError:
+        pass  # unhashable: its findings point at the optimizer's line
     except Exception as exc:
         internal_error("watching a new Keras callback", exc)
 
 
 def _schedule_of(key, kind: str, family: str, where) -> Schedule:
-    schedule = _schedules.get(key)
+    schedule = _get(_schedules, key)
     if schedule is None:
-        schedule = _schedules[key] = Schedule(kind, family, where=where)
+        schedule = Schedule(kind, family, where=where)
+        try:
+            _schedules[key] = schedule
+        except TypeError:
+            pass  # unhashable: a new Schedule each time
     return schedule
 
 
@@ -325,10 +341,15 @@ def train_begin(callbacks, ops: KerasOps) -> None:
     if opt is None:
         return
     watch = watch_of(ops.inner(opt), ops)
+    if watch is None:
+        return
     run = watch.run
     step_fn = getattr(type(model), "train_step", None)
     stock = getattr(step_fn, "__module__", "").startswith(("keras.", "tf_keras."))
-    _fits[callbacks] = _Fit(watch, difference=stock)
+    try:
+        _fits[callbacks] = _Fit(watch, difference=stock)
+    except TypeError:
+        return  # an unhashable callback list (a user subclass): not watched
     watch.fit = weakref.ref(callbacks)
     steps = (getattr(callbacks, "params", None) or {}).get("steps")
     if isinstance(steps, int) and steps > 0:
@@ -341,9 +362,9 @@ def train_begin(callbacks, ops: KerasOps) -> None:
         _attach(run, _schedule_of(schedule, type(schedule).__name__, family, run.where))
     for callback in list(getattr(callbacks, "callbacks", None) or ()):
         if isinstance(callback, ops.lr_scheduler_types):
-            absolute.append(_schedule_of(callback, type(callback).__name__, "absolute", _sites.get(callback)))
+            absolute.append(_schedule_of(callback, type(callback).__name__, "absolute", _get(_sites, callback)))
         elif isinstance(callback, ops.plateau_types):
-            _attach(run, _schedule_of(callback, type(callback).__name__, "plateau", _sites.get(callback)))
+            _attach(run, _schedule_of(callback, type(callback).__name__, "plateau", _get(_sites, callback)))
     for schedule in absolute:
         _attach(run, schedule, last=True)
     watch.set_bases(ops.read_lrs(opt))  # observed from the first epoch on, once the callbacks have set it
@@ -351,7 +372,7 @@ def train_begin(callbacks, ops: KerasOps) -> None:
 
 
 def epoch_begin(callbacks, epoch) -> None:
-    fit = _fits.get(callbacks)
+    fit = _get(_fits, callbacks)
     if fit is None:
         return
     fit.last_batch, fit.previous, fit.previous_count = -1, None, 0
@@ -364,7 +385,10 @@ def epoch_begin(callbacks, epoch) -> None:
 
 def batch_end(callbacks, batch, logs) -> None:
     """Every training batch of ``fit`` (the hot path: counters and references only)."""
-    fit = _fits.get(callbacks)
+    try:
+        fit = _fits.get(callbacks)
+    except TypeError:
+        return
     if fit is None or type(batch) is not int:
         return
     watch = fit.watch
@@ -387,13 +411,15 @@ def batch_end(callbacks, batch, logs) -> None:
 
 
 def epoch_end(callbacks) -> None:
-    fit = _fits.get(callbacks)
+    fit = _get(_fits, callbacks)
     if fit is not None:
         fit.watch.checkpoint()  # after the callbacks: ReduceLROnPlateau's cut is seen here
 
 
 def train_end(callbacks) -> None:
-    fit = _fits.pop(callbacks, None)
+    fit = _get(_fits, callbacks)
+    if fit is not None:
+        del _fits[callbacks]
     if fit is not None:
         fit.watch.fit = None
         fit.watch.checkpoint(final=True)
@@ -403,8 +429,8 @@ def train_end(callbacks) -> None:
 def before_schedule(callback, ops: KerasOps) -> None:
     """Before the scheduler sets this epoch's lr: make sure the optimizer's own lr is known (its base)."""
     _, opt = _model_optimizer(callback)
-    if opt is not None:
-        watch = watch_of(ops.inner(opt), ops)
+    watch = watch_of(ops.inner(opt), ops) if opt is not None else None
+    if watch is not None:
         if not watch.based:
             watch.set_bases(ops.read_lrs(opt))
 
@@ -415,8 +441,10 @@ def scheduled(callback, ops: KerasOps, epoch, value, optimizer=None) -> None:
     if opt is None or not isinstance(epoch, int):
         return
     watch = watch_of(ops.inner(opt), ops)
+    if watch is None:
+        return
     run = watch.run
-    schedule = _schedule_of(callback, type(callback).__name__, "absolute", _sites.get(callback))
+    schedule = _schedule_of(callback, type(callback).__name__, "absolute", _get(_sites, callback))
     _attach(run, schedule, last=True)
     subs = ops.sub_optimizers(opt)
     group = 0
@@ -447,9 +475,9 @@ def before_apply(opt, ops: KerasOps, grads, weights) -> Optional[_Watch]:
     """Returns the watch when this apply is a custom loop's step (to count after it), else None."""
     if not ops.watches_apply:
         return None  # e.g. JAX: apply runs traced inside jit, with no eager step to count
-    watch = _watches.get(opt)
+    watch = watch_of(opt, ops)  # its lrs are read later, never while tracing
     if watch is None:
-        watch = watch_of(opt, ops)  # its lrs are read later, never while tracing
+        return None
     graph = ops.graph_mode()
     watch.before_apply(opt, grads, weights, graph)
     if graph or watch.in_fit():

@@ -219,11 +219,13 @@ def _watch(opt: Optimizer, where=None) -> _Watch:
     if watch is None:
         watch = _watches[opt] = _Watch(opt, where)
         weakref.finalize(opt, _final_check, watch)
+        _wanting.add(watch)  # its first step samples the loss
     return watch
 
 
 def _final_check(watch: _Watch) -> None:
     watch.before = None  # a step that raised half-way left the weights it sampled here
+    _wanting.discard(watch)
     from ..hooks import is_installed
 
     if STATE.stopped or not is_installed():
@@ -239,6 +241,7 @@ def _final_check(watch: _Watch) -> None:
 _hot: tuple = (lambda: None, None)  # (weak reference to the optimizer that stepped last, its watch)
 _scaling = False  # True once GradScaler.scale has run: only then does backward() look for a scaled loss
 _lr_of = operator.itemgetter("lr")
+_wanting: set = set()  # the watches whose next step samples the loss; while there is none, backward() keeps nothing
 
 
 def _hot_watch(opt: Optimizer) -> Optional[_Watch]:
@@ -296,6 +299,10 @@ def _post_step(opt, args, kwargs) -> None:
             watch.after_step()
         if step >= watch.next_loss and loss is not None:
             watch.take_loss(*loss)
+        if step + 1 >= watch.next_loss:
+            _wanting.add(watch)
+        else:
+            _wanting.discard(watch)
         if step >= watch.next_check:
             watch.checkpoint(opt)
     except LRGuardWarning:
@@ -406,8 +413,10 @@ def _took_backward(loss) -> None:
     """Keep the loss for the next step: detached (its graph, and through it the model's weights, must not outlive
     the user's own references) and only a one-element one (a detached view keeps its storage alive)."""
     local = _local
-    if loss.numel() != 1:
+    if not _wanting or loss.numel() != 1:  # no step samples it (3 steps in 4), or not a scalar
         local.loss = None
+        if _scaling:
+            local.scaled = None
         return
     scale = None
     if _scaling:

@@ -38,6 +38,7 @@ _EFFECTS = {
     "seed", "manual_seed", "permutation", "default_rng", "bernoulli", "multinomial",
 }
 DEPTH = 3  # how deep the check follows the Python functions a function calls
+SHADOW_STEPS = 4096  # a shadow scheduler is stepped one epoch at a time: at most this far (~10 ms)
 
 
 def _code_pure(code: types.CodeType, free: frozenset, prints: bool = False) -> bool:
@@ -202,7 +203,7 @@ class _ShadowOptimizer:
 
 def probe_scheduler(sched, base_class: type, epochs: List[int], seconds: float) -> Tuple[List[int], List[List[float]]]:
     """A custom scheduler's lr / base_lr per param group at ``epochs`` (counted from its current epoch), from a
-    shadow stepped ``max(epochs)`` times; ([], []) where that is not clearly safe."""
+    shadow stepped up to ``max(epochs)`` (at most ``SHADOW_STEPS``) times; ([], []) where that is not clearly safe."""
     cls = type(sched)
     get_lr = getattr(cls, "get_lr", None)
     state = getattr(sched, "__dict__", None)
@@ -233,7 +234,7 @@ def probe_scheduler(sched, base_class: type, epochs: List[int], seconds: float) 
     with quiet(stdout=prints) as silenced:
         if prints and not silenced:
             return [], []
-        for offset in range(1, max(epochs) + 1):
+        for offset in range(1, min(max(epochs), SHADOW_STEPS) + 1):
             shadow.last_epoch = start + offset
             shadow._step_count = state.get("_step_count", 0) + offset
             try:

@@ -160,7 +160,8 @@ def run_suite(folder: Path, mode: str, plugin_dir: Path, extra: List[str], timeo
         **os.environ,
         "LRGUARD_SUITE_MODE": mode,
         "LRGUARD_SUITE_REPORT": str(report),
-        "PYTHONPATH": os.pathsep.join([str(plugin_dir)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]),
+        "PYTHONPATH": os.pathsep.join([str(plugin_dir)] + [
+            p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]),
         "PYTHONDONTWRITEBYTECODE": "1",
         "TF_CPP_MIN_LOG_LEVEL": "3",
     }
@@ -207,7 +208,8 @@ def counts(info: dict) -> Dict[str, int]:
 def compare(name: str, folder: Path, plain: dict, guarded: dict) -> bool:
     """Print the table and the differences; True when the frameworks behaved the same both ways."""
     print(f"\n{name}")
-    header = f"  {'mode':16s}" + "".join(f"{k:>9s}" for k in counts(plain)) + f"{'warnings':>10s}  lrguard's own warnings"
+    header = (f"  {'mode':16s}" + "".join(f"{k:>9s}" for k in counts(plain))
+              + f"{'warnings':>10s}  lrguard's own warnings")
     print(header)
     rows = []
     for label, info in (("plain", plain), ("lrguard first", guarded)):
@@ -241,7 +243,8 @@ def compare(name: str, folder: Path, plain: dict, guarded: dict) -> bool:
         problems.append(f"frameworks imported before lrguard: {guarded['frameworks_before_probe']}")
     if not guarded.get("lrguard_installed"):
         problems.append("lrguard was not installed during the run")
-    internal = [l for l in guarded["stdout"].splitlines() + guarded["stderr"].splitlines() if "lrguard: internal error" in l]
+    output = guarded["stdout"].splitlines() + guarded["stderr"].splitlines()
+    internal = [line for line in output if "lrguard: internal error" in line]
     problems += [f"lrguard internal error: {l.strip()}" for l in internal]
     print(f"  lrguard: imported first, watching {guarded.get('lrguard_active')}; internal errors: {len(internal)}")
     for problem in problems:
