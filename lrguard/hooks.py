@@ -1,6 +1,7 @@
 """``install()`` / ``uninstall()``: post-import hooks arm the framework adapters; nothing is imported early.
 
-Each adapter module has ``patch() -> Patches`` (called once its framework is imported) and ``flush()``
+Each adapter module has ``patch(patches)`` (called once its framework is imported; it applies its patches to
+``patches``, which are all restored if it fails half-way) and ``flush()``
 (final decisions on everything it watches). Patching happens at most once per install.
 """
 from __future__ import annotations
@@ -87,7 +88,13 @@ def _on_import(module) -> None:
                 return
             adapter = _loaded.get(name) or importlib.import_module(name)
             _loaded[name] = adapter
-            _active[name] = adapter.patch()
+            patches = Patches()
+            try:
+                adapter.patch(patches)
+            except BaseException:
+                patches.restore()  # half a patch is worse than none: nothing would ever restore it
+                raise
+            _active[name] = patches
         except Exception as exc:
             internal_error(f"installing {name}", exc)
 

@@ -163,10 +163,9 @@ def _apply(original):
     return apply
 
 
-def patch() -> Patches:
+def patch(patches: Patches) -> None:
     global OPS
     OPS = _ops()
-    patches = Patches()
     patches.wrap(CallbackList, "on_train_begin", _after(_train_begin, "the Keras train-begin hook"))
     patches.wrap(CallbackList, "on_epoch_begin", _after(_epoch_begin, "the Keras epoch-begin hook"))
     patches.wrap(CallbackList, "on_epoch_end", _after(_epoch_end, "the Keras epoch-end hook"))
@@ -181,7 +180,6 @@ def patch() -> Patches:
         from .keras_tf import patch_tensorflow
 
         patch_tensorflow(patches)
-    return patches
 
 
 def flush() -> None:

@@ -106,8 +106,7 @@ def _before_apply(opt, pairs) -> Optional[common._Watch]:
     return common.before_apply(opt, OPS, [g for g, _ in pairs], [v for _, v in pairs])
 
 
-def patch() -> Patches:
-    patches = Patches()
+def patch(patches: Patches) -> None:
     callback_list = _callbacks.CallbackList
     patches.wrap(callback_list, "on_train_begin", _after(lambda cbs, *a, **k: common.train_begin(cbs, OPS),
                                                          "the tf_keras train-begin hook"))
@@ -125,7 +124,6 @@ def patch() -> Patches:
         patches.wrap(base, "__init__", _after(_built(common.optimizer_built), "a tf_keras optimizer"))
         patches.wrap(base, "apply_gradients", _apply_gradients)
     patch_tensorflow(patches)
-    return patches
 
 
 def flush() -> None:

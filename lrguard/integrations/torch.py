@@ -428,22 +428,16 @@ def _took_backward(loss) -> None:
     local.loss = (loss.detach(), scale)
 
 
-def patch() -> Patches:
-    patches = Patches()
-    try:
-        patches.wrap(Optimizer, "__init__", _after_init(_optimizer_built))
-        patches.wrap(lr_scheduler.LRScheduler, "__init__", _after_init(_scheduler_built))
-        if "__init__" in lr_scheduler.ReduceLROnPlateau.__dict__:
-            patches.wrap(lr_scheduler.ReduceLROnPlateau, "__init__", _after_init(_scheduler_built))
-        patches.wrap(torch.Tensor, "backward", _backward)
-        patches.wrap(GradScaler, "scale", _scale)
-        patches.keep(register_optimizer_step_pre_hook(_pre_step))
-        patches.keep(register_optimizer_step_post_hook(_post_step))
-        patches.keep(_DynamoSkip.arm())
-    except BaseException:
-        patches.restore()  # half a patch is worse than none: nothing would ever restore it
-        raise
-    return patches
+def patch(patches: Patches) -> None:
+    patches.wrap(Optimizer, "__init__", _after_init(_optimizer_built))
+    patches.wrap(lr_scheduler.LRScheduler, "__init__", _after_init(_scheduler_built))
+    if "__init__" in lr_scheduler.ReduceLROnPlateau.__dict__:
+        patches.wrap(lr_scheduler.ReduceLROnPlateau, "__init__", _after_init(_scheduler_built))
+    patches.wrap(torch.Tensor, "backward", _backward)
+    patches.wrap(GradScaler, "scale", _scale)
+    patches.keep(register_optimizer_step_pre_hook(_pre_step))
+    patches.keep(register_optimizer_step_post_hook(_post_step))
+    patches.keep(_DynamoSkip.arm())
 
 
 class _DynamoSkip:
