@@ -108,11 +108,13 @@ def test_two_trainings_in_two_threads_get_their_own_findings(second, capfd):
 
 def test_probe_leaves_the_warning_filters_alone_while_other_threads_run():
     """``warnings.catch_warnings`` swaps the process-wide filters: not while another thread may warn."""
-    before = warnings.filters
-    with quiet():
-        alone = warnings.filters
-    assert alone is not before  # only this thread: the filters were swapped (and put back)
-    assert warnings.filters is before
+    alone = (  # in a fresh interpreter (this one may hold other frameworks' threads): only this thread
+        "import warnings\nfrom lrguard.integrations.torch_probe import quiet\n"
+        "before = warnings.filters\nwith quiet():\n    alone = warnings.filters\n"
+        "assert alone is not before and warnings.filters is before  # swapped, and put back\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", alone], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
     stop = threading.Event()
     other = threading.Thread(target=stop.wait)
     other.start()

@@ -22,8 +22,7 @@ from keras.src.callbacks.reduce_lr_on_plateau import ReduceLROnPlateau
 from keras.src.optimizers.base_optimizer import BaseOptimizer
 from keras.src.optimizers.schedules.learning_rate_schedule import LearningRateSchedule
 
-from ..findings import LRGuardWarning
-from ..guard import STATE, internal_error
+from ..guard import STATE
 from ..patching import Patches
 from . import keras_common as common
 from .keras_common import KerasOps, guarded
@@ -93,18 +92,6 @@ OPS: KerasOps = Keras3Ops()
 
 
 # -- wrappers ------------------------------------------------------------------------------------------
-def _after(observe, where: str):
-    """``original`` first, then ``observe(self, *args)`` (fail-open)."""
-    def make(original):
-        def wrapper(self, *args, **kwargs):
-            result = original(self, *args, **kwargs)
-            if not STATE.stopped:
-                guarded(where, observe, self, *args, **kwargs)
-            return result
-        return wrapper
-    return make
-
-
 def _train_begin(callbacks, *args, **kwargs) -> None:
     common.train_begin(callbacks, OPS)
 
@@ -119,23 +106,6 @@ def _epoch_end(callbacks, *args, **kwargs) -> None:
 
 def _train_end(callbacks, *args, **kwargs) -> None:
     common.train_end(callbacks)
-
-
-def _built(observe):
-    return lambda obj, *args, **kwargs: observe(obj)
-
-
-def _batch_end(original):
-    def on_train_batch_end(self, batch, logs=None, *args, **kwargs):
-        if not STATE.stopped:  # the hot path: no extra call layer
-            try:
-                common.batch_end(self, batch, logs)
-            except LRGuardWarning:
-                raise
-            except Exception as exc:
-                internal_error("the Keras batch hook", exc)
-        return original(self, batch, logs, *args, **kwargs)
-    return on_train_batch_end
 
 
 def _update_optimizer_lr(original):
@@ -166,15 +136,15 @@ def _apply(original):
 def patch(patches: Patches) -> None:
     global OPS
     OPS = _ops()
-    patches.wrap(CallbackList, "on_train_begin", _after(_train_begin, "the Keras train-begin hook"))
-    patches.wrap(CallbackList, "on_epoch_begin", _after(_epoch_begin, "the Keras epoch-begin hook"))
-    patches.wrap(CallbackList, "on_epoch_end", _after(_epoch_end, "the Keras epoch-end hook"))
-    patches.wrap(CallbackList, "on_train_batch_end", _batch_end)
-    patches.wrap(CallbackList, "on_train_end", _after(_train_end, "the Keras train-end hook"))
-    patches.wrap(LearningRateScheduler, "__init__", _after(_built(common.callback_built), "a Keras callback"))
+    patches.wrap(CallbackList, "on_train_begin", common.after(_train_begin, "the Keras train-begin hook"))
+    patches.wrap(CallbackList, "on_epoch_begin", common.after(_epoch_begin, "the Keras epoch-begin hook"))
+    patches.wrap(CallbackList, "on_epoch_end", common.after(_epoch_end, "the Keras epoch-end hook"))
+    patches.wrap(CallbackList, "on_train_batch_end", common.batch_end_hook("the Keras batch hook"))
+    patches.wrap(CallbackList, "on_train_end", common.after(_train_end, "the Keras train-end hook"))
+    patches.wrap(LearningRateScheduler, "__init__", common.after(common.built(common.callback_built), "a Keras callback"))
     patches.wrap(LearningRateScheduler, "_update_optimizer_lr", _update_optimizer_lr)
-    patches.wrap(ReduceLROnPlateau, "__init__", _after(_built(common.callback_built), "a Keras callback"))
-    patches.wrap(BaseOptimizer, "__init__", _after(_built(common.optimizer_built), "a Keras optimizer"))
+    patches.wrap(ReduceLROnPlateau, "__init__", common.after(common.built(common.callback_built), "a Keras callback"))
+    patches.wrap(BaseOptimizer, "__init__", common.after(common.built(common.optimizer_built), "a Keras optimizer"))
     patches.wrap(BaseOptimizer, "apply", _apply)
     if "tensorflow" in sys.modules:
         from .keras_tf import patch_tensorflow

@@ -529,3 +529,36 @@ def guarded(where: str, fn, *args, **kwargs) -> Any:
     except Exception as exc:
         internal_error(where, exc)
         return None
+
+
+def after(observe, where: str):
+    """A patch maker: ``original`` first, then ``observe(self, *args)`` (fail-open)."""
+    def make(original):
+        def wrapper(self, *args, **kwargs):
+            result = original(self, *args, **kwargs)
+            if not STATE.stopped:
+                guarded(where, observe, self, *args, **kwargs)
+            return result
+        return wrapper
+    return make
+
+
+def built(observe):
+    """An ``after`` observer that only needs the new object."""
+    return lambda obj, *args, **kwargs: observe(obj)
+
+
+def batch_end_hook(where: str):
+    """A patch maker for ``CallbackList.on_train_batch_end``: observe the batch, then Keras' own callbacks."""
+    def make(original):
+        def on_train_batch_end(self, batch, logs=None, *args, **kwargs):
+            if not STATE.stopped:  # the hot path: no extra call layer
+                try:
+                    batch_end(self, batch, logs)
+                except LRGuardWarning:
+                    raise
+                except Exception as exc:
+                    internal_error(where, exc)
+            return original(self, batch, logs, *args, **kwargs)
+        return on_train_batch_end
+    return make

@@ -14,8 +14,7 @@ from tf_keras.src.optimizers import optimizer as _optimizer
 from tf_keras.src.optimizers.legacy import optimizer_v2 as _optimizer_v2
 from tf_keras.src.optimizers.schedules.learning_rate_schedule import LearningRateSchedule
 
-from ..findings import LRGuardWarning
-from ..guard import STATE, internal_error
+from ..guard import STATE
 from ..patching import Patches
 from . import keras_common as common
 from .keras_common import guarded
@@ -45,34 +44,6 @@ class LegacyOps(TFOps):
 
 
 OPS = LegacyOps()
-
-
-def _after(observe, where: str):
-    def make(original):
-        def wrapper(self, *args, **kwargs):
-            result = original(self, *args, **kwargs)
-            if not STATE.stopped:
-                guarded(where, observe, self, *args, **kwargs)
-            return result
-        return wrapper
-    return make
-
-
-def _built(observe):
-    return lambda obj, *args, **kwargs: observe(obj)
-
-
-def _batch_end(original):
-    def on_train_batch_end(self, batch, logs=None, *args, **kwargs):
-        if not STATE.stopped:  # the hot path: no extra call layer
-            try:
-                common.batch_end(self, batch, logs)
-            except LRGuardWarning:
-                raise
-            except Exception as exc:
-                internal_error("the tf_keras batch hook", exc)
-        return original(self, batch, logs, *args, **kwargs)
-    return on_train_batch_end
 
 
 def _schedule_epoch_begin(original):
@@ -108,20 +79,20 @@ def _before_apply(opt, pairs) -> Optional[common._Watch]:
 
 def patch(patches: Patches) -> None:
     callback_list = _callbacks.CallbackList
-    patches.wrap(callback_list, "on_train_begin", _after(lambda cbs, *a, **k: common.train_begin(cbs, OPS),
+    patches.wrap(callback_list, "on_train_begin", common.after(lambda cbs, *a, **k: common.train_begin(cbs, OPS),
                                                          "the tf_keras train-begin hook"))
-    patches.wrap(callback_list, "on_epoch_begin", _after(
+    patches.wrap(callback_list, "on_epoch_begin", common.after(
         lambda cbs, *a, **k: common.epoch_begin(cbs, a[0] if a else k.get("epoch")), "the tf_keras epoch-begin hook"))
-    patches.wrap(callback_list, "on_epoch_end", _after(lambda cbs, *a, **k: common.epoch_end(cbs),
+    patches.wrap(callback_list, "on_epoch_end", common.after(lambda cbs, *a, **k: common.epoch_end(cbs),
                                                        "the tf_keras epoch-end hook"))
-    patches.wrap(callback_list, "on_train_batch_end", _batch_end)
-    patches.wrap(callback_list, "on_train_end", _after(lambda cbs, *a, **k: common.train_end(cbs),
+    patches.wrap(callback_list, "on_train_batch_end", common.batch_end_hook("the tf_keras batch hook"))
+    patches.wrap(callback_list, "on_train_end", common.after(lambda cbs, *a, **k: common.train_end(cbs),
                                                        "the tf_keras train-end hook"))
-    patches.wrap(_callbacks.LearningRateScheduler, "__init__", _after(_built(common.callback_built), "a callback"))
+    patches.wrap(_callbacks.LearningRateScheduler, "__init__", common.after(common.built(common.callback_built), "a callback"))
     patches.wrap(_callbacks.LearningRateScheduler, "on_epoch_begin", _schedule_epoch_begin)
-    patches.wrap(_callbacks.ReduceLROnPlateau, "__init__", _after(_built(common.callback_built), "a callback"))
+    patches.wrap(_callbacks.ReduceLROnPlateau, "__init__", common.after(common.built(common.callback_built), "a callback"))
     for base in (_optimizer._BaseOptimizer, OptimizerV2):
-        patches.wrap(base, "__init__", _after(_built(common.optimizer_built), "a tf_keras optimizer"))
+        patches.wrap(base, "__init__", common.after(common.built(common.optimizer_built), "a tf_keras optimizer"))
         patches.wrap(base, "apply_gradients", _apply_gradients)
     patch_tensorflow(patches)
 

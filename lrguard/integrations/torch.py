@@ -29,7 +29,7 @@ from .torch_probe import probe_functions, probe_scheduler
 
 LOSS_DENSE_STEPS = 32  # every step's loss is sampled up to here, then every LOSS_EVERY-th
 LOSS_EVERY = 4
-GRAD_EVERY = 16  # gradient statistics at steps 2, 4, 8, 16, then every GRAD_EVERY-th
+GRAD_EVERY = 64  # gradient statistics at steps 2, 4, 8, 16, 32, 64, then every GRAD_EVERY-th (at checkpoints)
 CHECK_EVERY = 64  # checkpoints at steps 1, 2, 4, ..., 64, then every CHECK_EVERY-th
 CLONE_LIMIT = 1 << 22  # weights larger than this (elements) get no update/weight ratio
 DEFER_LIMIT = 256  # values queued while a CUDA read is in flight, before lrguard reads them synchronously
@@ -99,8 +99,10 @@ class _Watch:
                 values = [_number(lr) for lr in lrs]
                 break
         self.run.observe_lrs(values)
-        if any(v is None or not v >= 0 or math.isinf(v) for v in values):
-            self.run.check()
+        for v in values:
+            if v is None or not 0 <= v < math.inf:  # NaN, negative, infinite or not a number: judged now
+                self.run.check()
+                break
 
     def take_loss(self, loss, scale=None) -> None:
         """``loss``: the detached one-element tensor of the last ``backward()``; ``scale``: the GradScaler scale
