@@ -3,7 +3,7 @@
 Each scenario is a small real training loop (CPU, data made on the spot) with ``import lrguard`` watching. The
 moment a finding fires is taken from the loop's side: the warning lrguard emits is caught, and the loop's own
 (epoch, batch) at that moment is recorded; ``Finding.step`` (lrguard's count of optimizer steps) is printed
-beside it. A run stops one epoch after its first finding. The seed bug must fire within the first epoch.
+beside it. A run stops one epoch after its expected finding. The seed bug must fire within the first epoch.
 
     python benchmarks/latency.py
 """
@@ -83,8 +83,9 @@ SCENARIOS = [
 ]
 
 
-def run(build, seed: int = 0) -> list:
-    """Train; return (id, epoch, batch, lrguard step, seconds) for each finding, when it fired."""
+def run(build, expected: str, seed: int = 0) -> list:
+    """Train (until one epoch after ``expected`` fired); return (id, epoch, batch, lrguard step, seconds) for each
+    finding, when it fired."""
     torch.manual_seed(seed)
     loader = mnist_like(seed)
     model, opt, sched, every, epochs = build()
@@ -108,7 +109,8 @@ def run(build, seed: int = 0) -> list:
                     seen = len(caught)
             if every == "epoch":
                 sched.step()
-            if fired and epoch >= fired[0][1] + 1:
+            hit = next((f for f in fired if f[0] == expected), None)
+            if hit and epoch >= hit[1] + 1:
                 break  # latency is measured: one more epoch for anything that would follow, then stop
     steps = {f.id: f.step for f in lrguard.findings()}
     for row in fired:
@@ -122,7 +124,7 @@ def main() -> None:
     results, first_epoch_ok = {}, False
     for name, build, expected in SCENARIOS:
         lrguard.reset()
-        fired = run(build)
+        fired = run(build, expected)
         if not fired:
             print(f"{name:<42} {expected:<20} {'(nothing)':<20}")
         for finding_id, epoch, batch, step, seconds in fired:

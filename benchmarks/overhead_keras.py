@@ -1,6 +1,6 @@
 """Overhead on a small Keras ``model.fit`` (TensorFlow backend, CPU; target: <= 3%).
 
-A 3-layer Dense network (32-64-64-10) trained with Adam on 4,096 random samples, batch 32 (128 steps per
+A 3-layer Dense network (32-64-64-10) trained with Adam on 8,192 random samples, batch 32 (256 steps per
 ``fit`` call, one epoch, ``verbose=0``), TensorFlow limited to one intra-op and one inter-op thread. lrguard is
 toggled in-process (``lrguard.uninstall()`` / ``lrguard.install()``) between alternating rounds of one ``fit``
 call each, on the same compiled model and data, and the ratios are medians over the rounds. The per-call setup of
@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _bench  # noqa: E402
 
 LIMIT_PCT = 3.0
-N, BATCH = 4096, 32
+N, BATCH = 8192, 32
 
 
 def build():
@@ -49,7 +49,7 @@ def build():
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=12)
+    parser.add_argument("--rounds", type=int, default=16)
     args = parser.parse_args()
     fit, keras = build()
     fit()  # tracing, first-call setup

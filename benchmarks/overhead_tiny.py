@@ -6,7 +6,8 @@ Two measurements, both side by side in this one invocation, each the median of p
 
 1. In-process, ``lrguard.uninstall()`` / ``lrguard.install()`` toggled between alternating rounds on the same
    model, optimizer and data. This is the tight one: same process, same memory layout, same warmed-up allocator
-   and caches, rounds of ~0.1 s so that the load of other processes falls on both sides alike; and ``uninstall()``
+   and caches, short rounds (128 steps, ~60 ms: two of lrguard's 64-step checkpoint periods, so each round holds
+   the same sampled work) so that the load of other processes falls on both sides alike; and ``uninstall()``
    restores torch exactly (the original ``Tensor.backward``, no global optimizer hooks), so the plain rounds are
    plain torch. It measures exactly what lrguard adds per step: its hooks and its sampled reads. Also run with an
    lr that changes every step (OneCycleLR stepped per batch), lrguard's busier path.
@@ -91,7 +92,7 @@ def in_process(rounds: int, per_step_schedule: bool) -> _bench.Ratios:
 
 def subprocesses(rounds: int) -> _bench.Ratios:
     script = str(Path(__file__).resolve())
-    args = ["--child", "--blocks", "8", "--block", "250"]
+    args = ["--child", "--blocks", "8", "--block", "256"]
     modes = {"plain": [sys.executable, script, *args], "import lrguard": [sys.executable, script, "--import-lrguard", *args]}
     run = _bench.lrguard_run_argv()
     if run is not None:
@@ -114,13 +115,13 @@ def subprocesses(rounds: int) -> _bench.Ratios:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=30, help="in-process rounds (default 30)")
+    parser.add_argument("--rounds", type=int, default=60, help="in-process rounds (default 60)")
     parser.add_argument("--subprocess-rounds", type=int, default=3)
     parser.add_argument("--no-subprocess", action="store_true")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--import-lrguard", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--blocks", type=int, default=8, help=argparse.SUPPRESS)
-    parser.add_argument("--block", type=int, default=250, help=argparse.SUPPRESS)
+    parser.add_argument("--block", type=int, default=256, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         return child(args.blocks, args.block)
@@ -137,7 +138,7 @@ def main() -> None:
               f"wall {_bench.overhead(ratios.ratio('lrguard', 0))}")
     if not args.no_subprocess:
         ratios = subprocesses(args.subprocess_rounds)
-        print(f"\n[fresh subprocesses: 8 blocks x 250 steps each, median per child; {args.subprocess_rounds} rounds]")
+        print(f"\n[fresh subprocesses: 8 blocks x 256 steps each, median per child; {args.subprocess_rounds} rounds]")
         print(ratios.table(scale=1e3, unit_name="ms"))
         for name in ratios.variants()[1:]:
             results[name] = ratios.ratio(name, 1)

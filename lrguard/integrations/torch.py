@@ -56,6 +56,9 @@ def _number(value) -> Optional[float]:
         return None
 
 
+_cuda_initialized = torch.cuda.is_initialized
+
+
 def _capturing() -> bool:
     """Is this thread's CUDA stream being captured into a CUDA graph? (Then lrguard must not run a single op:
     a read would invalidate the capture.) Never initializes CUDA."""
@@ -103,6 +106,20 @@ class _Watch:
             if v is None or not 0 <= v < math.inf:  # NaN, negative, infinite or not a number: judged now
                 self.run.check()
                 break
+
+    def loss_step(self, step: int) -> None:
+        """At a loss-sampling step, take the loss the last ``backward()`` kept; and tell ``backward()`` whether
+        the next step samples one (only then does it keep its loss)."""
+        if step >= self.next_loss:
+            local = _local
+            loss = getattr(local, "loss", None)  # (detached loss, GradScaler scale or None) of the last backward()
+            if loss is not None:
+                local.loss = None
+                self.take_loss(*loss)
+        if step + 1 >= self.next_loss:
+            _wanting.add(self)
+        else:
+            _wanting.discard(self)
 
     def take_loss(self, loss, scale=None) -> None:
         """``loss``: the detached one-element tensor of the last ``backward()``; ``scale``: the GradScaler scale
@@ -282,15 +299,12 @@ def _post_step(opt, args, kwargs) -> None:
     if STATE.stopped:
         return
     try:
-        local = _local
-        loss = getattr(local, "loss", None)  # (detached loss, GradScaler scale or None) of the last backward()
-        local.loss = None
         ref, watch = _hot
         if ref() is not opt:
             watch = _hot_watch(opt)
             if watch is None:
                 return
-        if _capturing():
+        if _cuda_initialized() and _capturing():
             return  # a step captured into a CUDA graph: its replays are not seen, and nothing may run now
         run = watch.run
         step = run.step = run.step + 1
@@ -299,12 +313,8 @@ def _post_step(opt, args, kwargs) -> None:
             watch.lrs_changed(lrs)
         if watch.before is not None:
             watch.after_step()
-        if step >= watch.next_loss and loss is not None:
-            watch.take_loss(*loss)
-        if step + 1 >= watch.next_loss:
-            _wanting.add(watch)
-        else:
-            _wanting.discard(watch)
+        if step + 1 >= watch.next_loss:  # this step samples the loss, or the next one does
+            watch.loss_step(step)
         if step >= watch.next_check:
             watch.checkpoint(opt)
     except LRGuardWarning:
@@ -402,7 +412,7 @@ def _scaled(scaler, result) -> None:
 def _backward(original):
     def backward(self, *args, **kwargs):
         result = original(self, *args, **kwargs)
-        if not STATE.stopped:
+        if _wanting and not STATE.stopped:  # only when a watched optimizer samples the loss at its next step
             try:
                 _took_backward(self)
             except Exception as exc:
