@@ -49,7 +49,7 @@ def build():
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=30)
     args = parser.parse_args()
     fit, keras = build()
     fit()  # tracing, first-call setup

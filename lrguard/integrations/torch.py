@@ -107,20 +107,6 @@ class _Watch:
                 self.run.check()
                 break
 
-    def loss_step(self, step: int) -> None:
-        """At a loss-sampling step, take the loss the last ``backward()`` kept; and tell ``backward()`` whether
-        the next step samples one (only then does it keep its loss)."""
-        if step >= self.next_loss:
-            local = _local
-            loss = getattr(local, "loss", None)  # (detached loss, GradScaler scale or None) of the last backward()
-            if loss is not None:
-                local.loss = None
-                self.take_loss(*loss)
-        if step + 1 >= self.next_loss:
-            _wanting.add(self)
-        else:
-            _wanting.discard(self)
-
     def take_loss(self, loss, scale=None) -> None:
         """``loss``: the detached one-element tensor of the last ``backward()``; ``scale``: the GradScaler scale
         it was multiplied by, if it was."""
@@ -314,7 +300,15 @@ def _post_step(opt, args, kwargs) -> None:
         if watch.before is not None:
             watch.after_step()
         if step + 1 >= watch.next_loss:  # this step samples the loss, or the next one does
-            watch.loss_step(step)
+            if step >= watch.next_loss:
+                loss = getattr(_local, "loss", None)  # (detached loss, GradScaler scale or None) of the last backward()
+                if loss is not None:
+                    _local.loss = None
+                    watch.take_loss(*loss)
+            if step + 1 >= watch.next_loss:  # tell backward() to keep its loss for the next step
+                _wanting.add(watch)
+            else:
+                _wanting.discard(watch)
         if step >= watch.next_check:
             watch.checkpoint(opt)
     except LRGuardWarning:
