@@ -56,9 +56,9 @@ def main() -> None:
     import lrguard
 
     lrguard.install()
-    if "keras" not in lrguard.hooks.active():
-        print("lrguard has no Keras adapter watching here (lrguard.hooks.active() = "
-              f"{lrguard.hooks.active()}): nothing to measure yet")
+    if "keras" not in lrguard.integrations.install.active():
+        print("lrguard has no Keras adapter watching here (lrguard.integrations.install.active() = "
+              f"{lrguard.integrations.install.active()}): nothing to measure yet")
         _bench.emit({"benchmark": "overhead_keras", "skipped": "no keras adapter"})
         return
     fit()  # lrguard's first steps

@@ -75,7 +75,7 @@ def child(blocks: int, block: int) -> None:
         walls.append(wall / block)
         cpus.append(cpu / block)
     lrguard = sys.modules.get("lrguard")
-    watching = bool(lrguard and lrguard.is_installed() and "torch" in lrguard.hooks.active())
+    watching = bool(lrguard and lrguard.is_installed() and "torch" in lrguard.integrations.install.active())
     _bench.child_report(wall=statistics.median(walls), cpu=statistics.median(cpus), lrguard=watching)
 
 

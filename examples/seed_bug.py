@@ -1,7 +1,7 @@
 """The seed bug: a Keras-style schedule (it returns the lr itself) handed to PyTorch's LambdaLR.
 
 LambdaLR multiplies what the lambda returns by the optimizer's lr, so the real lr is 1e-3 * 1e-3 = 1e-6:
-the loss barely moves and it looks like vanishing gradients. Run it with ``import lrguard`` (below) or
+the loss barely moves and it looks like vanishing gradients. TrainingRun it with ``import lrguard`` (below) or
 ``lrguard run examples/seed_bug.py``; ``examples/seed_fixed.py`` is the corrected program.
 """
 import lrguard  # noqa: F401  (watches the training below)

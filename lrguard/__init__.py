@@ -9,7 +9,7 @@ from typing import List
 
 from ._version import __version__
 from .findings import LOG, Finding, LRGuardWarning, ScheduleBugWarning, VanishingGradientWarning
-from .hooks import install, is_installed, uninstall
+from .integrations.install import install, is_installed, uninstall
 
 __all__ = [
     "Finding", "LRGuardWarning", "ScheduleBugWarning", "VanishingGradientWarning",
@@ -19,7 +19,7 @@ __all__ = [
 
 def findings() -> List[Finding]:
     """The findings raised so far in this process, after a last look at every watched run."""
-    from .hooks import flush
+    from .integrations.install import flush
 
     flush()
     return LOG.items()

@@ -105,7 +105,7 @@ def _forked() -> None:
     """In a forked child: report only what happens from now on."""
     try:
         from .findings import LOG
-        from .registry import RUNS
+        from .detection.registry import RUNS
 
         # Only the forking thread lives on in the child: a lock another thread held at the fork stays held forever.
         STATE.writing = threading.Lock()
@@ -141,7 +141,7 @@ def write_part() -> None:
         if not STATE.run_dir or os.getpid() == STATE.main_pid or not os.path.isdir(STATE.run_dir):
             return
         from .findings import LOG
-        from .registry import RUNS
+        from .detection.registry import RUNS
         from .report import process_part, to_json, write_atomic
 
         known = {id(f) for f in STATE.baseline_findings}
@@ -168,14 +168,14 @@ def flush_and_write() -> None:
 
 def _stepped() -> bool:
     """Did this process step an optimizer (a forked child: since the fork)? Else there is nothing to decide."""
-    from .registry import RUNS
+    from .detection.registry import RUNS
 
     return any(STATE.baseline_runs.get(r, -1) != r.step for r in RUNS.runs())
 
 
 def flush_quietly() -> None:
     from .findings import LRGuardWarning
-    from .hooks import flush
+    from .integrations.install import flush
 
     for _ in range(16):  # each finding raises once under ``-W error``; there is nobody left to raise to
         try:

@@ -94,12 +94,12 @@ def run_command(ctx: click.Context, module: Optional[str], report_json: Optional
     not be written.
     """
     from . import plot as plotting
-    from . import runner
+    from . import pyrunner
 
     if module is not None:
-        target = runner.Target(module, tuple(argv), module=True)
+        target = pyrunner.Target(module, tuple(argv), module=True)
     elif argv:
-        target = runner.Target(argv[0], tuple(argv[1:]))
+        target = pyrunner.Target(argv[0], tuple(argv[1:]))
     else:
         raise click.UsageError("Missing SCRIPT (or -m MODULE).", ctx)
     if plot and not plotting.available():
@@ -109,8 +109,8 @@ def run_command(ctx: click.Context, module: Optional[str], report_json: Optional
         if path and not os.path.isdir(os.path.dirname(os.path.abspath(path))):
             raise click.BadParameter(f"the folder of {path!r} does not exist.", ctx, param_hint=option)
     try:
-        runner.check(target)
-    except runner.NoTarget as exc:
+        pyrunner.check(target)
+    except pyrunner.NoTarget as exc:
         click.echo(f"lrguard: {exc}", err=True)
         ctx.exit(exc.status)
     # the paths are the caller's, whatever folder the program moves to
@@ -120,7 +120,7 @@ def run_command(ctx: click.Context, module: Optional[str], report_json: Optional
 
 
 def _run(target, report_json: Optional[str], plot: Optional[str], strict: bool, quiet: bool) -> int:
-    from . import children, runner
+    from . import children, pyrunner
 
     run_dir = tempfile.mkdtemp(prefix="lrguard-run-")
     main_pid = os.getpid()
@@ -128,12 +128,12 @@ def _run(target, report_json: Optional[str], plot: Optional[str], strict: bool, 
     try:
         children.start_main(run_dir)
         try:
-            program = runner.load(target)
-        except runner.NoTarget as exc:  # Python's own words: the program did not run
+            program = pyrunner.load(target)
+        except pyrunner.NoTarget as exc:  # Python's own words: the program did not run
             click.echo(f"{sys.executable}: {exc}", err=True)
             return exc.status
-        runner.prepare_sigint_exit()
-        outcome = runner.run(program)
+        pyrunner.prepare_sigint_exit()
+        outcome = pyrunner.run(program)
         if os.getpid() != main_pid:  # a child forked by the program went on to the end of it
             children.flush_and_write()
             return outcome.status
@@ -142,7 +142,7 @@ def _run(target, report_json: Optional[str], plot: Optional[str], strict: bool, 
         if os.getpid() == main_pid:
             shutil.rmtree(run_dir, ignore_errors=True)
     if outcome.interrupted:
-        runner.exit_by_sigint()
+        pyrunner.exit_by_sigint()
     return status
 
 

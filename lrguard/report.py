@@ -19,7 +19,7 @@ from typing import Any, Dict, Iterable, List, Optional
 
 from ._version import __version__
 from .findings import LOG
-from .registry import RUNS
+from .detection.registry import RUNS
 
 VERSION = 1
 
@@ -38,7 +38,7 @@ def _site(where: Any) -> Optional[str]:
 
 
 def run_summary(run: Any) -> Dict[str, Any]:
-    """``Run.summary()``: a plain, JSON-ready dict (no NaN: a number that is not finite is ``None``)."""
+    """``TrainingRun.summary()``: a plain, JSON-ready dict (no NaN: a number that is not finite is ``None``)."""
     groups = []
     for index, track in enumerate(run.groups):
         groups.append({

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Callable, List, Optional
 
 import lrguard
-from lrguard.guard import STATE
+from lrguard.integrations.failopen import STATE
 
 
 @contextlib.contextmanager

@@ -32,7 +32,7 @@ class Guarded:
 @pytest.fixture
 def guard(capfd):
     import lrguard
-    from lrguard.guard import STATE
+    from lrguard.integrations.failopen import STATE
 
     import torch
 

@@ -114,7 +114,7 @@ def test_exit_status_message_and_traceback_are_pythons(scripts):
     guarded = run(["run", "boom.py"], scripts)
     assert plain.returncode == guarded.returncode == 1
     assert guarded.stderr.startswith(plain.stderr), guarded.stderr  # then lrguard's one-line summary
-    assert "lrguard" not in plain.stderr and "click" not in guarded.stderr and "runner.py" not in guarded.stderr
+    assert "lrguard" not in plain.stderr and "click" not in guarded.stderr and "pyrunner.py" not in guarded.stderr
 
 
 @pytest.mark.skipif(os.name != "posix", reason="POSIX signals")

@@ -11,9 +11,9 @@ import warnings
 import pytest
 
 import lrguard
-from lrguard.detectors import absolute_lr, collapse, invalid, vanishing
-from lrguard.run import Run, Schedule
-from lrguard.series import GradSample, LossWindow, LRTrack
+from lrguard.detection.detectors import absolute_lr, collapse, invalid, vanishing
+from lrguard.detection.training import TrainingRun, Schedule
+from lrguard.detection.series import GradSample, LossWindow, LRTrack
 
 EPOCHS = list(range(17)) + [24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 2048, 4096, 8192]
 
@@ -29,8 +29,8 @@ def lambda_lr(*functions, epochs=EPOCHS) -> Schedule:
     return schedule("LambdaLR", "lambda", *functions, epochs=epochs)
 
 
-def run_of(bases, *schedules) -> Run:
-    run = Run("torch")
+def run_of(bases, *schedules) -> TrainingRun:
+    run = TrainingRun("torch")
     run.set_bases(bases)
     for s in schedules:
         run.add_schedule(s)
@@ -45,7 +45,7 @@ def falling_loss(step: int) -> float:
     return 2.3 * 0.97 ** step
 
 
-def drive(run: Run, lrs, steps: int, *, start: int = 1, loss=flat_loss, epoch_of=None) -> Run:
+def drive(run: TrainingRun, lrs, steps: int, *, start: int = 1, loss=flat_loss, epoch_of=None) -> TrainingRun:
     """Optimizer steps start..steps: the lrs of each step (a function of the step), one loss per step."""
     for step in range(start, steps + 1):
         run.step = step
@@ -63,7 +63,7 @@ def per_epoch(multiplier, base: float, batches: int):
     return lambda step: base * multiplier((step - 1) // batches)
 
 
-def grads(run: Run, ratio: float, first: float, steps, first_update=None, last_update=None) -> Run:
+def grads(run: TrainingRun, ratio: float, first: float, steps, first_update=None, last_update=None) -> TrainingRun:
     for step in steps:
         run.observe_grads(GradSample(step, first, first / ratio if ratio else 0.0, 5.0, 1.5, first_update, last_update))
     return run
@@ -204,7 +204,7 @@ def test_absolute_lambda_is_quiet_when_the_real_lr_is_not_small():
 
 def test_absolute_needs_a_step_and_groups():
     assert absolute_lr.check(run_of([1e-3], lambda_lr(lambda e: 1e-3))) is None  # not stepped yet
-    assert absolute_lr.check(Run("torch")) is None
+    assert absolute_lr.check(TrainingRun("torch")) is None
 
 
 def test_unprobed_lambda_is_judged_from_the_stream_once_past_its_peak():
@@ -408,7 +408,7 @@ def test_a_group_never_stepped_is_not_invalid():
 
 # -- vanishing-gradients ------------------------------------------------------------------------------------------
 def vanishing_run(ratio=1e-8, first=1e-9, first_update=None, last_update=None, lrs=lambda s: 0.1, loss=flat_loss,
-                  steps=64, *schedules) -> Run:
+                  steps=64, *schedules) -> TrainingRun:
     run = drive(run_of([0.1], *schedules), lrs, steps, loss=loss)
     return grads(run, ratio, first, (16, 32, 48, 64), first_update, last_update)
 

@@ -18,13 +18,13 @@ import pytest
 import torch
 
 import lrguard
-import lrguard.history
+import lrguard.detection.history
 import lrguard.integrations.torch as adapter
-import lrguard.registry
-import lrguard.run
-import lrguard.series
-from lrguard.detectors import ALL as DETECTORS
-from lrguard.guard import STATE
+import lrguard.detection.registry
+import lrguard.detection.training
+import lrguard.detection.series
+from lrguard.detection.detectors import ALL as DETECTORS
+from lrguard.integrations.failopen import STATE
 from reliability_support import fresh_lrguard, observe, same_tensors, seed_bug, tiny_training, without_lrguard
 
 findings_module = importlib.import_module("lrguard.findings")  # ``lrguard.findings`` is the function
@@ -33,13 +33,13 @@ findings_module = importlib.import_module("lrguard.findings")  # ``lrguard.findi
 def _faults():
     """(label, owner, attribute): every lrguard function a watched PyTorch training goes through."""
     points = [(f"detector {d.ID}", d, "check") for d in DETECTORS]
-    points += [(f"Run.{name}", lrguard.run.Run, name) for name in
+    points += [(f"TrainingRun.{name}", lrguard.detection.training.TrainingRun, name) for name in
                ("__init__", "set_bases", "observe_lrs", "observe_losses", "observe_grads", "add_schedule", "check",
                 "report")]
-    points += [("LRTrack.update", lrguard.series.LRTrack, "update"),
-               ("LossWindow.extend", lrguard.series.LossWindow, "extend"),
-               ("History.add_lrs", lrguard.history.History, "add_lrs"),
-               ("RunRegistry.add", lrguard.registry.RunRegistry, "add"),
+    points += [("LRTrack.update", lrguard.detection.series.LRTrack, "update"),
+               ("LossWindow.extend", lrguard.detection.series.LossWindow, "extend"),
+               ("History.add_lrs", lrguard.detection.history.History, "add_lrs"),
+               ("RunRegistry.add", lrguard.detection.registry.RunRegistry, "add"),
                ("FindingLog.add", findings_module.FindingLog, "add"),
                ("findings._warn", findings_module, "_warn")]
     points += [(f"_Watch.{name}", adapter._Watch, name) for name in
@@ -61,7 +61,7 @@ def _fresh():
     fresh_lrguard()
 
 
-REPORTING = {"Run.report", "FindingLog.add", "findings._warn"}  # reached only when there is a finding
+REPORTING = {"TrainingRun.report", "FindingLog.add", "findings._warn"}  # reached only when there is a finding
 
 
 def healthy(epoch: int) -> float:
@@ -126,7 +126,7 @@ def test_memory_error_in_a_detector(detector, monkeypatch, capfd, plain_runs):
 
 def test_the_one_message_names_the_error(monkeypatch, capfd):
     capfd.readouterr()
-    monkeypatch.setattr(lrguard.run.Run, "check", _raiser(lambda: MemoryError("no room")))
+    monkeypatch.setattr(lrguard.detection.training.TrainingRun, "check", _raiser(lambda: MemoryError("no room")))
     observe(lambda: tiny_training(steps=5, lr_lambda=seed_bug))
     err = capfd.readouterr().err
     assert err == ("lrguard: internal error in the PyTorch optimizer-step hook (MemoryError: no room); lrguard stopped"
@@ -151,7 +151,7 @@ def test_internal_errors_in_two_threads_print_one_message(monkeypatch, capfd):
     import threading
 
     capfd.readouterr()
-    monkeypatch.setattr(lrguard.run.Run, "check", _raiser(lambda: RuntimeError("injected")))
+    monkeypatch.setattr(lrguard.detection.training.TrainingRun, "check", _raiser(lambda: RuntimeError("injected")))
     threads = [threading.Thread(target=lambda: tiny_training(steps=20, lr_lambda=seed_bug)) for _ in range(2)]
     for thread in threads:
         thread.start()
@@ -167,10 +167,10 @@ import lrguard
 import numpy as np
 import tensorflow as tf
 import keras
-from lrguard.guard import STATE
-import lrguard.run
+from lrguard.integrations.failopen import STATE
+import lrguard.detection.training
 import lrguard.integrations.keras_common as common
-from lrguard.detectors import ALL as DETECTORS
+from lrguard.detection.detectors import ALL as DETECTORS
 
 tf.config.experimental.enable_op_determinism()
 x = np.random.RandomState(0).rand(64, 4).astype("float32")
@@ -199,7 +199,7 @@ def train(mode):
 FAULTS = [(f"common.{name}", common, name) for name in
           ("train_begin", "epoch_begin", "epoch_end", "train_end", "batch_end", "before_schedule", "scheduled",
            "before_apply", "after_apply", "flush")]
-FAULTS += [(f"detector {d.ID}", d, "check") for d in DETECTORS] + [("Run.check", lrguard.run.Run, "check")]
+FAULTS += [(f"detector {d.ID}", d, "check") for d in DETECTORS] + [("TrainingRun.check", lrguard.detection.training.TrainingRun, "check")]
 MODES = {"detector keras-multiplier": "fit-bug",  # reached with a finding only: the buggy schedule
          "common.after_apply": "loop"}  # a custom loop's step (fit counts its steps in the callbacks)
 

@@ -18,12 +18,12 @@ except ImportError:
     pass
 
 import lrguard
-from lrguard.detectors import keras_multiplier
-from lrguard.guard import STATE
+from lrguard.detection.detectors import keras_multiplier
+from lrguard.integrations.failopen import STATE
 from lrguard.integrations import keras_common
 from lrguard.integrations.keras_source import returned_expression
-from lrguard.registry import RUNS
-from lrguard.run import Run, Schedule
+from lrguard.detection.registry import RUNS
+from lrguard.detection.training import TrainingRun, Schedule
 
 keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
@@ -320,7 +320,7 @@ def test_unhashable_optimizers_and_callbacks_do_not_stop_lrguard():
 
 # -- the keras-multiplier detector and its helpers (no framework) ------------------------------------------
 def _run(base, values, source=None, epochs=None):
-    run = Run("keras")
+    run = TrainingRun("keras")
     run.set_bases([base])
     schedule = Schedule("LearningRateScheduler", "absolute", source=source)
     schedule.probe_epochs = list(epochs if epochs is not None else range(len(values)))

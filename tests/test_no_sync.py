@@ -54,7 +54,7 @@ def _lrguard_caller(frame):
 def armed():
     import gc
 
-    from lrguard.guard import STATE
+    from lrguard.integrations.failopen import STATE
 
     lrguard.install()
     gc.collect()
@@ -191,7 +191,7 @@ def _sizes(roots) -> dict:
 def test_steady_state_steps_add_no_growing_state(armed, monkeypatch):
     """Every container lrguard keeps stops growing: measured at 1,500, 3,000 and 6,000 steps. The run's history
     keeps up to ~1,800 points by design; its capacities are cut to 16 here so that it is full long before."""
-    from lrguard import history
+    from lrguard.detection import history
     from lrguard.findings import LOG
     from lrguard.integrations import torch as adapter
 
@@ -206,7 +206,7 @@ def test_steady_state_steps_add_no_growing_state(armed, monkeypatch):
             done += 1
         watch = _watch(opt)
         roots = {"watch": watch, "log": LOG, "watches": dict(adapter._watches)}
-        registry = sys.modules.get("lrguard.registry")
+        registry = sys.modules.get("lrguard.detection.registry")
         if registry is not None:
             roots["runs"] = registry.RUNS
         measured[total] = _sizes(roots)

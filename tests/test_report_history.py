@@ -8,11 +8,11 @@ import warnings
 import pytest
 
 from lrguard.findings import Finding
-from lrguard.history import History, Series
-from lrguard.registry import RunRegistry
+from lrguard.detection.history import History, Series
+from lrguard.detection.registry import RunRegistry
 from lrguard.report import merge, process_part, read_parts, run_summary, summary_text, to_json, write_atomic
-from lrguard.run import Run
-from lrguard.series import GradSample
+from lrguard.detection.training import TrainingRun
+from lrguard.detection.series import GradSample
 
 
 def test_series_stays_bounded_and_even():
@@ -68,8 +68,8 @@ def test_registry_is_bounded_and_keeps_runs_with_findings():
     assert registry.dropped == 8
 
 
-def _run_with_a_life() -> Run:
-    run = Run("torch", ("/tmp/train.py", 12))
+def _run_with_a_life() -> TrainingRun:
+    run = TrainingRun("torch", ("/tmp/train.py", 12))
     run.name = "Adam"
     run.set_bases([1e-3, 1e-2])
     for step in range(1, 201):
@@ -103,7 +103,7 @@ def test_a_run_outlives_its_optimizer_in_the_registry():
     import gc
 
     import lrguard
-    from lrguard.registry import RUNS
+    from lrguard.detection.registry import RUNS
 
     lrguard.install()
     model = torch.nn.Linear(2, 1)

@@ -22,9 +22,9 @@ ROOT = Path(__file__).resolve().parents[1]
 SOURCES = sorted((ROOT / "lrguard").rglob("*.py")) + [ROOT / "lrguard_pytest.py"]
 
 EVALUATING = {"eval", "exec", "compile", "literal_eval", "__import__", "execfile", "run_path", "run_module"}
-# lrguard/runner.py: ``lrguard run SCRIPT`` compiles and runs the program the user names on the command line,
+# lrguard/pyrunner.py: ``lrguard run SCRIPT`` compiles and runs the program the user names on the command line,
 # as ``python SCRIPT`` does; that is its job, not text taken from a training's inputs.
-ALLOWED = {("runner.py", "exec"), ("runner.py", "compile")}
+ALLOWED = {("pyrunner.py", "exec"), ("pyrunner.py", "compile")}
 # lrguard/children.py: multiprocessing.util's after-fork and finalizer registries (a child's report at exit);
 # it starts no process.
 ALLOWED_IMPORTS = {("children.py", "multiprocessing")}

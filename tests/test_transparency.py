@@ -129,7 +129,7 @@ def test_lrguard_disable_makes_import_do_nothing():
         "s = lr_scheduler.LambdaLR(opt, lambda e: 1e-3 * 0.95 ** e)\n"
         "for i in range(40):\n"
         "    opt.zero_grad(); m(torch.randn(4, 3)).pow(2).mean().backward(); opt.step(); s.step()\n"
-        "print(json.dumps({'installed': lrguard.is_installed(), 'active': __import__('lrguard.hooks').hooks.active(),\n"
+        "print(json.dumps({'installed': lrguard.is_installed(), 'active': __import__('lrguard.integrations.install').hooks.active(),\n"
         "    'wrapped': [hasattr(f, '__wrapped__') for f in (vars(Optimizer)['__init__'],\n"
         "                vars(lr_scheduler.LRScheduler)['__init__'], vars(torch.Tensor)['backward'])],\n"
         "    'findings': [f.id for f in lrguard.findings()]}))\n"
@@ -270,7 +270,7 @@ _TORCH_BODY = """
 import json, warnings
 warnings.simplefilter("ignore")
 import torch
-import lrguard.hooks
+import lrguard.integrations.install
 model = torch.nn.Linear(4, 2)
 opt = torch.optim.SGD(model.parameters(), lr=1e-3)
 sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda e: 1e-3 * 0.95 ** e)
@@ -278,7 +278,7 @@ for epoch in range(6):
     for _ in range(5):
         opt.zero_grad(); model(torch.randn(8, 4)).pow(2).mean().backward(); opt.step()
     sched.step()
-result = {"torch": sorted({f.id for f in lrguard.findings()}), "active": sorted(lrguard.hooks.active())}
+result = {"torch": sorted({f.id for f in lrguard.findings()}), "active": sorted(lrguard.integrations.install.active())}
 """
 
 _KERAS_BODY = """
@@ -286,13 +286,13 @@ import json, warnings
 warnings.simplefilter("ignore")
 import numpy as np
 import keras
-import lrguard.hooks
+import lrguard.integrations.install
 keras.utils.set_random_seed(0)
 k_model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
 k_model.compile(optimizer=keras.optimizers.SGD(0.01), loss="mse")
 k_model.fit(np.random.rand(32, 4), np.random.rand(32, 2), epochs=2, verbose=0,
             callbacks=[keras.callbacks.LearningRateScheduler(lambda epoch: 1.0 / (1 + epoch))])
-result = {"keras": sorted({f.id for f in lrguard.findings()}), "active": sorted(lrguard.hooks.active())}
+result = {"keras": sorted({f.id for f in lrguard.findings()}), "active": sorted(lrguard.integrations.install.active())}
 """
 
 IMPORT_ORDERS = {

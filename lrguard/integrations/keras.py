@@ -22,7 +22,7 @@ from keras.src.callbacks.reduce_lr_on_plateau import ReduceLROnPlateau
 from keras.src.optimizers.base_optimizer import BaseOptimizer
 from keras.src.optimizers.schedules.learning_rate_schedule import LearningRateSchedule
 
-from ..guard import STATE
+from .failopen import STATE
 from ..patching import Patches
 from . import keras_common as common
 from .keras_common import KerasOps, guarded
@@ -157,6 +157,6 @@ def flush() -> None:
     common.flush()
 
 
-from ..hooks import adapter_ready  # noqa: E402  (last: see adapter_ready)
+from .install import adapter_ready  # noqa: E402  (last: see adapter_ready)
 
 adapter_ready(__name__)

@@ -1,6 +1,6 @@
 """The part of the Keras adapters that Keras 3 (every backend) and legacy Keras 2 (``tf_keras``) share.
 
-One ``_Watch`` per optimizer feeds a ``Run``. Two sources of observations:
+One ``_Watch`` per optimizer feeds a ``TrainingRun``. Two sources of observations:
 
 - ``fit``: the callback list's train hooks (``on_train_begin``, ``on_epoch_begin/end``, ``on_train_batch_end``,
   ``on_train_end``) see every batch whatever sets the lr. The loss comes from the batch logs (Keras reports the
@@ -21,11 +21,11 @@ import threading
 import weakref
 from typing import Any, List, Optional, Sequence, Tuple
 
-from ..callsite import user_site
+from .callsite import user_site
 from ..findings import LRGuardWarning
-from ..guard import STATE, internal_error
-from ..run import Run, Schedule
-from ..series import GradSample
+from .failopen import STATE, internal_error
+from ..detection.training import Schedule, TrainingRun
+from ..detection.series import GradSample
 from .keras_source import returned_expression
 
 LOSS_DENSE_STEPS = 32  # every batch's loss is sampled up to here, then every LOSS_EVERY-th ...
@@ -128,7 +128,7 @@ class KerasOps:
 
 
 class _Watch:
-    """The adapter-side state of one watched optimizer; its ``Run`` holds the framework-free part."""
+    """The adapter-side state of one watched optimizer; its ``TrainingRun`` holds the framework-free part."""
 
     __slots__ = ("ops", "opt", "run", "based", "last_lrs", "fit", "losses", "grads", "slot", "slot_iteration",
                  "kernels", "loss_every", "next_loss", "next_grad", "next_check", "__weakref__")
@@ -136,7 +136,7 @@ class _Watch:
     def __init__(self, opt, ops: KerasOps, where=None) -> None:
         self.ops = ops
         self.opt = weakref.ref(opt)
-        self.run = Run("keras", where)
+        self.run = TrainingRun("keras", where)
         self.run.name = type(opt).__name__
         self.based = False  # bases are set from the first lrs read (never while tracing)
         self.last_lrs: list = []
@@ -321,7 +321,7 @@ def _schedule_of(key, kind: str, family: str, where) -> Schedule:
     return schedule
 
 
-def _attach(run: Run, schedule: Schedule, last: bool = False) -> None:
+def _attach(run: TrainingRun, schedule: Schedule, last: bool = False) -> None:
     """Put ``schedule`` on the run (once); ``last`` keeps it the one schedule bugs are attributed to."""
     present = any(s is schedule for s in run.schedules)
     if present and not last:

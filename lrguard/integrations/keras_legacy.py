@@ -14,7 +14,7 @@ from tf_keras.src.optimizers import optimizer as _optimizer
 from tf_keras.src.optimizers.legacy import optimizer_v2 as _optimizer_v2
 from tf_keras.src.optimizers.schedules.learning_rate_schedule import LearningRateSchedule
 
-from ..guard import STATE
+from .failopen import STATE
 from ..patching import Patches
 from . import keras_common as common
 from .keras_common import guarded
@@ -102,6 +102,6 @@ def flush() -> None:
     common.flush()
 
 
-from ..hooks import adapter_ready  # noqa: E402  (last: see adapter_ready)
+from .install import adapter_ready  # noqa: E402  (last: see adapter_ready)
 
 adapter_ready(__name__)

@@ -1,4 +1,4 @@
-"""PyTorch adapter: optimizer steps, schedulers, losses and gradients become observations of a ``Run``.
+"""PyTorch adapter: optimizer steps, schedulers, losses and gradients become observations of a ``TrainingRun``.
 
 Hot path (every optimizer step): one global post-step hook reads the param groups' lrs and compares them with
 the last ones. Device values (losses, gradient norms) are sampled, queued, and read in batches at checkpoints:
@@ -19,12 +19,12 @@ from torch.amp.grad_scaler import GradScaler
 from torch.optim import Optimizer, lr_scheduler
 from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
 
-from ..callsite import user_site
+from .callsite import user_site
 from ..findings import LRGuardWarning
-from ..guard import STATE, internal_error
+from .failopen import STATE, internal_error
 from ..patching import Patches
-from ..run import Run, Schedule
-from ..series import GradSample
+from ..detection.training import Schedule, TrainingRun
+from ..detection.series import GradSample
 from .torch_probe import probe_functions, probe_scheduler
 
 LOSS_DENSE_STEPS = 32  # every step's loss is sampled up to here, then every LOSS_EVERY-th
@@ -71,13 +71,13 @@ def _hashable(obj) -> bool:
 
 
 class _Watch:
-    """The adapter-side state of one watched optimizer; its ``Run`` holds the framework-free part."""
+    """The adapter-side state of one watched optimizer; its ``TrainingRun`` holds the framework-free part."""
 
     __slots__ = ("run", "last_lrs", "tensor_lrs", "schedulers", "losses", "grads", "before", "pending",
                  "next_loss", "next_grad", "next_check", "__weakref__")
 
     def __init__(self, opt: Optimizer, where=None) -> None:
-        self.run = Run("torch", where)
+        self.run = TrainingRun("torch", where)
         self.run.name = type(opt).__name__
         self.run.set_bases([_number(g.get("initial_lr", g["lr"])) or 0.0 for g in opt.param_groups])
         self.last_lrs: list = []
@@ -231,7 +231,7 @@ def _watch(opt: Optimizer, where=None) -> _Watch:
 def _final_check(watch: _Watch) -> None:
     watch.before = None  # a step that raised half-way left the weights it sampled here
     _wanting.discard(watch)
-    from ..hooks import is_installed
+    from .install import is_installed
 
     if STATE.stopped or not is_installed():
         return  # after uninstall(), an optimizer collected later raises nothing
@@ -514,6 +514,6 @@ def flush() -> None:
 
 
 
-from ..hooks import adapter_ready  # noqa: E402  (last: see adapter_ready)
+from .install import adapter_ready  # noqa: E402  (last: see adapter_ready)
 
 adapter_ready(__name__)

@@ -86,11 +86,11 @@ def pytest_sessionfinish(session, exitstatus):
     info = {"mode": MODE, "frameworks_before_probe": BEFORE, "exitstatus": int(exitstatus),
             "outcomes": _outcomes, "warnings": _warnings, "collect_errors": _collect_errors}
     if MODE == "lrguard":
-        import lrguard.hooks
+        import lrguard.integrations.install
         from lrguard.findings import LOG
 
-        info["lrguard_installed"] = lrguard.hooks.is_installed()
-        info["lrguard_active"] = lrguard.hooks.active()
+        info["lrguard_installed"] = lrguard.integrations.install.is_installed()
+        info["lrguard_active"] = lrguard.integrations.install.active()
         info["lrguard_findings"] = [f.to_dict() for f in LOG.items()]  # no flush: nothing more is decided here
     with open(os.environ["LRGUARD_SUITE_REPORT"], "w", encoding="utf-8") as file:
         json.dump(info, file)

@@ -4,15 +4,14 @@ from __future__ import annotations
 import math
 from typing import Optional
 
-from . import fmt
+from . import Diagnosis, fmt
 
 ID = "invalid-lr"
 
 _LAMBDA_FAMILIES = ("lambda", "multiplicative")
 
 
-def check(run) -> Optional["Diagnosis"]:
-    from ..run import Diagnosis
+def check(run) -> Optional[Diagnosis]:
 
     if run.invalid is not None:
         group, value = run.invalid

@@ -36,7 +36,7 @@ from __future__ import annotations
 import math
 from typing import List, Optional, Sequence
 
-from . import fmt
+from . import Diagnosis, fmt
 
 ID = "lambda-absolute-lr"
 
@@ -92,7 +92,7 @@ def factors_absolute(values: Sequence[float], bases: Sequence[float]) -> bool:
     return peak <= ECHO_NEEDED_ABOVE or (echo and peak <= LR_LIKE)
 
 
-def check(run) -> Optional["Diagnosis"]:
+def check(run) -> Optional[Diagnosis]:
     bases = [t.base for t in run.groups]
     if not run.step or not bases:
         return None
@@ -123,7 +123,6 @@ def check(run) -> Optional["Diagnosis"]:
 
 
 def _lambda_diagnosis(schedule, group: int, values: List[float], track, run):
-    from ..run import Diagnosis
 
     values = _valid_prefix(values)
     base = track.base
@@ -158,7 +157,6 @@ def _lambda_diagnosis(schedule, group: int, values: List[float], track, run):
 
 
 def _multiplicative_diagnosis(schedule, group: int, values: List[float], run):
-    from ..run import Diagnosis
 
     base, factor = run.groups[group].base, _valid_prefix(values)[1]
     return Diagnosis(
@@ -175,7 +173,6 @@ def _from_stream(run, strict: bool = False):
     """A schedule we could not read ahead: judge the real lr / base lr ratios the run has shown, once it moved
     past its peak (a warmup factor equal to the base lr is still rising until then). ``strict``: no scheduler at
     all, the peak ratio must also be <= ``ECHO_NEEDED_ABOVE``."""
-    from ..run import Diagnosis
 
     bases = [t.base for t in run.groups]
     for group, track in enumerate(run.groups):

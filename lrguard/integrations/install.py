@@ -11,10 +11,10 @@ import sys
 import threading
 from typing import Dict, List
 
-from .findings import LRGuardWarning
-from .guard import STATE, internal_error
-from .importhook import when_imported
-from .patching import Patches
+from ..findings import LRGuardWarning
+from .failopen import STATE, internal_error
+from ..importhook import when_imported
+from ..patching import Patches
 
 # framework module -> lrguard adapter module
 ADAPTERS: Dict[str, str] = {

@@ -1,6 +1,6 @@
-"""One watched training run (one optimizer): the observation stream in, findings out.
+"""One training run (one optimizer): the observation stream in, findings out.
 
-Framework adapters feed a ``Run`` plain numbers; the detectors read it. No framework is imported here.
+Framework adapters feed a ``TrainingRun`` plain numbers; the detectors read it. No framework is imported here.
 """
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Deque, List, Optional, Sequence, Tuple
 
-from .findings import LOG, Finding
+from ..findings import LOG, Finding
+from .detectors import ALL, Diagnosis
 from .history import History
 from .registry import RUNS
 from .series import GradSample, LossWindow, LRTrack
@@ -33,19 +34,7 @@ class Schedule:
     source: Optional[str] = None
 
 
-@dataclass(frozen=True)
-class Diagnosis:
-    """What a detector returns: a finding without the run's context."""
-
-    id: str
-    category: str
-    message: str
-    fix: str
-    group: Optional[int] = None
-    severity: str = "error"
-
-
-class Run:
+class TrainingRun:
     """Everything lrguard knows about one optimizer's training, in bounded space."""
 
     def __init__(self, framework: str, where: Optional[Tuple[str, int]] = None, subject: object = None) -> None:
@@ -101,7 +90,7 @@ class Run:
 
     def summary(self) -> dict:
         """A plain, JSON-ready dict: the optimizer, its steps, each group's lrs, the loss, findings, history."""
-        from .report import run_summary
+        from ..report import run_summary
 
         return run_summary(self)
 
@@ -112,8 +101,6 @@ class Run:
 
     def check(self, detectors: Sequence = ()) -> List[Finding]:
         """Run the detectors and report what they find; returns the new findings."""
-        from .detectors import ALL
-
         new = []
         for detector in detectors or ALL:
             if detector.ID in self.raised:

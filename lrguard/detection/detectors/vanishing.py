@@ -19,14 +19,14 @@ every healthy or schedule-bug run measured, 5x to the weakest healthy-looking ne
 
 Besides the gradients: the loss must be flat (the newer half of the recent losses within 2% of the older half),
 and the lr healthy: every group's lr > 0 and >= 1/100 of min(its base lr, its peak so far) (so never while the lr
-itself is starved). Never while a schedule bug explains the flat loss (``Run.has_schedule_bug``: the schedule
+itself is starved). Never while a schedule bug explains the flat loss (``TrainingRun.has_schedule_bug``: the schedule
 detectors run first).
 """
 from __future__ import annotations
 
 from typing import Optional
 
-from . import fmt
+from . import Diagnosis, fmt
 
 ID = "vanishing-gradients"
 
@@ -55,8 +55,7 @@ def _healthy_lr(run) -> bool:
     )
 
 
-def check(run) -> Optional["Diagnosis"]:
-    from ..run import Diagnosis
+def check(run) -> Optional[Diagnosis]:
 
     samples = list(run.grads)[-SAMPLES:]
     if len(samples) < SAMPLES or run.has_schedule_bug:

@@ -1,6 +1,6 @@
 """The runs this process has watched, for the end-of-run report, in bounded space.
 
-A ``Run`` holds plain numbers only (never the optimizer), so a run outlives its optimizer here.
+A ``TrainingRun`` holds plain numbers only (never the optimizer), so a run outlives its optimizer here.
 """
 from __future__ import annotations
 

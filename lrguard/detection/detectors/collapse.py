@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from typing import Optional
 
-from . import fmt
+from . import Diagnosis, fmt
 
 ID = "lr-collapse"
 
@@ -33,8 +33,7 @@ MIN_STARVED = 10  # ... and at least this many steps
 MIN_STEPS = 20
 
 
-def check(run) -> Optional["Diagnosis"]:
-    from ..run import Diagnosis
+def check(run) -> Optional[Diagnosis]:
 
     if run.step < MIN_STEPS or run.has_schedule_bug or any(s.family == "plateau" for s in run.schedules):
         return None

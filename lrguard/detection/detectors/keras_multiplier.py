@@ -15,7 +15,7 @@ import ast
 import math
 from typing import List, Optional
 
-from . import fmt
+from . import Diagnosis, fmt
 
 ID = "keras-multiplier"
 
@@ -34,8 +34,7 @@ def looks_multiplier(value: float, base: float) -> bool:
     return near_one or (value >= JUMP * base and value >= JUMP_FLOOR)
 
 
-def check(run) -> Optional["Diagnosis"]:
-    from ..run import Diagnosis
+def check(run) -> Optional[Diagnosis]:
 
     for schedule in run.schedules:
         if schedule.family != "absolute" or not schedule.probes:
