@@ -8,10 +8,15 @@ the ``lrguard`` package because importing that package starts watching.
 - ``@pytest.mark.lrguard(allow=["lr-collapse"])``: finding ids (or categories, or ``"*"``) one test may raise.
 - the ``lrguard_findings`` fixture: the current test's findings (a live, read-only sequence of
   ``lrguard.Finding``); the findings a test has read through it are its own business and do not fail it.
+  Without ``--lrguard`` a test that requests it is skipped.
+- Expected findings (allowed, or read through the fixture) stay out of pytest's warnings summary.
 """
 from __future__ import annotations
 
+import collections
+import contextlib
 import textwrap
+import warnings
 from collections.abc import Sequence
 from typing import Any, Iterator, List, Optional
 
@@ -46,9 +51,8 @@ def pytest_configure(config: pytest.Config) -> None:
 def lrguard_findings(request: pytest.FixtureRequest) -> "TestFindings":
     """The findings lrguard raised during the current test (needs ``pytest --lrguard``)."""
     plugin = request.config.pluginmanager.get_plugin(PLUGIN_NAME)
-    if plugin is None:
-        pytest.fail("the lrguard_findings fixture needs pytest --lrguard (or lrguard = true in the ini file)",
-                    pytrace=False)
+    if plugin is None:  # a suite must not go red because a flag was not given
+        pytest.skip("the lrguard_findings fixture needs pytest --lrguard (or lrguard = true in the ini file)")
     record = plugin.records.get(request.node.nodeid)
     if record is None:  # pragma: no cover  (the protocol hook always makes one first)
         record = plugin.records[request.node.nodeid] = _Record(request.node)
@@ -147,13 +151,18 @@ class LRGuardPlugin:
             return "lrguard: --lrguard given but LRGUARD_DISABLE is set: not watching"
         return "lrguard: watching training (a finding fails its test; allow ids with @pytest.mark.lrguard)"
 
-    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
+    @pytest.hookimpl(hookwrapper=True)  # inside pytest's own warnings capture (a tryfirst wrapper)
     def pytest_runtest_protocol(self, item: pytest.Item, nextitem: Optional[pytest.Item]):
-        self.current = self.records[item.nodeid] = _Record(item)
-        try:
-            yield
-        finally:
-            self.current = None
+        record = self.current = self.records[item.nodeid] = _Record(item)
+        summary = item.config.pluginmanager.has_plugin("warnings")  # else there is no summary to keep clean
+        with warnings.catch_warnings(record=True) if summary else contextlib.nullcontext() as caught:
+            try:
+                yield
+            finally:
+                self.current = None
+        if summary:
+            expected = [f for f in record.items if id(f) in record.seen or _is_allowed(f, record.allowed)]
+            _pass_on(caught, expected, self.lrguard.LRGuardWarning)
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):
@@ -207,6 +216,23 @@ class LRGuardPlugin:
             self._log.listeners.remove(self._on_finding)
         except ValueError:
             pass
+
+
+def _pass_on(caught: List[warnings.WarningMessage], expected: List[Any], category: type) -> None:
+    """Hand the warnings a test raised on to pytest's capture (its warnings summary), in order, but for those of
+    the findings the test expected (allowed, or read through lrguard_findings): like ``recwarn``'s, they are the
+    test's business."""
+    left = collections.Counter(str(f) for f in expected)
+    show = getattr(warnings, "_showwarnmsg", None)  # what warnings.warn calls once the filters let one through
+    for message in caught:
+        text = str(message.message)
+        if isinstance(message.message, category) and left[text] > 0:
+            left[text] -= 1
+        elif show is not None:
+            show(message)
+        else:  # pragma: no cover  (every CPython since 3.6 has it)
+            warnings.warn_explicit(message.message, message.category, message.filename, message.lineno,
+                                   source=message.source)
 
 
 def _is_allowed(finding: Any, allowed: set) -> bool:

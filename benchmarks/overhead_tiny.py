@@ -28,10 +28,12 @@ if __name__ == "__main__" and "--import-lrguard" in sys.argv:
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import argparse  # noqa: E402
+import functools  # noqa: E402
 import statistics  # noqa: E402
 
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
+from torch.optim import lr_scheduler  # noqa: E402
 
 import _bench  # noqa: E402
 
@@ -39,8 +41,24 @@ LIMIT_PCT = 3.0
 BLOCK = 128  # steps per in-process round (~60 ms): two of lrguard's 64-step checkpoint periods
 
 
-def build(per_step_schedule: bool = False):
-    """The tiny loop: returns ``steps(n)``."""
+def _linear_warmup(step: int, warmup: int, total: int) -> float:
+    """transformers' ``get_linear_schedule_with_warmup`` multiplier (a LambdaLR of a ``functools.partial``)."""
+    if step < warmup:
+        return step / max(1, warmup)
+    return max(0.0, (total - step) / max(1, total - warmup))
+
+
+# Schedules stepped every batch: the lr changes at every optimizer step, lrguard's busiest per-step path.
+SCHEDULES = {
+    "steady": None,
+    "LambdaLR": lambda opt: lr_scheduler.LambdaLR(opt, lambda step: 1 / (1 + step / 1000)),
+    "OneCycleLR": lambda opt: lr_scheduler.OneCycleLR(opt, max_lr=0.05, total_steps=10**7),
+    "HF warmup": lambda opt: lr_scheduler.LambdaLR(opt, functools.partial(_linear_warmup, warmup=1000, total=10**7)),
+}
+
+
+def build(schedule: str = "steady"):
+    """The tiny loop, with one of ``SCHEDULES`` stepped every batch: returns ``steps(n)``."""
     torch.set_num_threads(1)
     torch.manual_seed(0)
     layers, size = [], 32
@@ -49,7 +67,7 @@ def build(per_step_schedule: bool = False):
         size = 64
     model = nn.Sequential(*layers, nn.Linear(size, 10))
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.05, total_steps=10**7) if per_step_schedule else None
+    sched = SCHEDULES[schedule](opt) if SCHEDULES[schedule] else None
     X, y = torch.randn(32, 32), torch.randint(0, 10, (32,))
     loss_fn = nn.CrossEntropyLoss()
 

@@ -2,13 +2,8 @@
 
 ``import lrguard`` watches PyTorch (and Keras) training from then on; ``LRGUARD_DISABLE=1`` turns that off.
 """
-from __future__ import annotations
-
-import os
-from typing import List
-
 from ._version import __version__
-from .findings import LOG, Finding, LRGuardWarning, ScheduleBugWarning, VanishingGradientWarning
+from .findings import Finding, LRGuardWarning, ScheduleBugWarning, VanishingGradientWarning
 from .integrations.install import install, is_installed, uninstall
 
 __all__ = [
@@ -17,22 +12,34 @@ __all__ = [
 ]
 
 
-def findings() -> List[Finding]:
+def findings() -> "list[Finding]":
     """The findings raised so far in this process, after a last look at every watched run."""
+    from .findings import LOG, surfaced  # the module (``lrguard.findings`` is this function)
     from .integrations.install import flush
 
-    flush()
+    try:
+        flush()
+    except LRGuardWarning as error:
+        raise surfaced(error)  # a finding your warning filter (-W error) made an exception: see its note
     return LOG.items()
 
 
 def reset() -> None:
     """Forget the findings raised so far (each can be raised, and warned, again)."""
+    from .findings import LOG
+
     LOG.clear()
 
 
-from .warnoptions import apply as _apply_warning_options  # noqa: E402
+def _start() -> None:
+    import os
 
-_apply_warning_options()  # -W error::lrguard.LRGuardWarning: Python could not import lrguard when it read it
+    from .warnoptions import apply
 
-if os.environ.get("LRGUARD_DISABLE", "").strip().lower() in ("", "0", "false", "no"):
-    install()
+    apply()  # -W error::lrguard.LRGuardWarning: Python could not import lrguard when it read it
+    if os.environ.get("LRGUARD_DISABLE", "").strip().lower() in ("", "0", "false", "no"):
+        install()
+
+
+_start()
+del _start  # the namespace holds the public API (and lrguard's submodules) only

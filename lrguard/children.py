@@ -15,6 +15,8 @@ import os
 import threading
 from typing import Dict, List, MutableMapping, Optional
 
+import wrapt
+
 ENV_DIR = "LRGUARD_RUN_DIR"
 BOOT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_boot")
 
@@ -78,14 +80,7 @@ def _hook_forks() -> None:
         return
     STATE.forks_hooked = True
     os.register_at_fork(after_in_child=_forked)
-    try:
-        from .importhook import when_imported
-    except ImportError:  # pragma: no cover
-        from wrapt import register_post_import_hook
-
-        register_post_import_hook(_hook_multiprocessing, "multiprocessing")
-    else:
-        when_imported("multiprocessing", _hook_multiprocessing)
+    wrapt.register_post_import_hook(_hook_multiprocessing, "multiprocessing")
 
 
 def _hook_multiprocessing(_module) -> None:

@@ -21,11 +21,11 @@ class _RunCommand(click.Command):
     """Options after SCRIPT (or after ``-m MODULE``) belong to the program, as with ``python``."""
 
     def parse_args(self, ctx: click.Context, args: List[str]) -> List[str]:
-        takes_value = {}
+        metavars = {}  # the options that take a value, and what the value is
         for param in self.get_params(ctx):
-            if isinstance(param, click.Option):
+            if isinstance(param, click.Option) and not (param.is_flag or param.count):
                 for opt in param.opts + param.secondary_opts:
-                    takes_value[opt] = not (param.is_flag or param.count)
+                    metavars[opt] = param.metavar or "VALUE"
         own: List[str] = []
         rest: List[str] = []
         i = 0
@@ -35,6 +35,8 @@ class _RunCommand(click.Command):
                 rest = args[i + 1:]
                 break
             if arg == "-m":
+                if i + 1 == len(args):
+                    raise click.UsageError("Argument expected for the -m option", ctx)  # Python's words
                 own += args[i:i + 2]
                 rest = args[i + 2:]
                 break
@@ -43,8 +45,12 @@ class _RunCommand(click.Command):
                 rest = args[i + 1:]
                 break
             if arg.startswith("-") and arg != "-":
+                name, equals, value = arg.partition("=")
+                if name in metavars and (i + 1 == len(args) if not equals else not value):
+                    raise click.BadOptionUsage(name, f"{name} needs a {metavars[name].lower()}: {name} "
+                                                     f"{metavars[name]}", ctx)
                 own.append(arg)
-                if takes_value.get(arg.split("=", 1)[0]) and "=" not in arg and i + 1 < len(args):
+                if name in metavars and not equals:
                     own.append(args[i + 1])
                     i += 1
                 i += 1
@@ -86,12 +92,13 @@ def run_command(ctx: click.Context, module: Optional[str], report_json: Optional
                 strict: bool, quiet: bool, argv: Sequence[str]) -> None:
     """Run a Python program exactly as python would, with lrguard watching its training (and its child processes).
 
-    Options after SCRIPT (or -m MODULE) are the program's. At the end lrguard prints each finding with its fix on
-    stderr, or one line saying what it watched.
+    SCRIPT may be a folder or a zip file with a __main__.py, as with python. Options after SCRIPT (or -m MODULE)
+    are the program's. At the end (or on SIGTERM) lrguard prints each finding with its fix on stderr, or one line
+    saying what it watched.
 
-    Exit status: the program's own; 3 with --strict when there are findings and the program succeeded; 2 when
-    lrguard run is misused (the program does not run); 1 when the program succeeded but a file asked for could
-    not be written.
+    Exit status: the program's own (ended by SIGINT or SIGTERM as it would be); 3 with --strict when there are
+    findings and the program succeeded; 2 when lrguard run is misused (the program does not run); 1 when the
+    program succeeded but a file asked for could not be written.
     """
     from . import plot as plotting
     from . import pyrunner
@@ -101,7 +108,9 @@ def run_command(ctx: click.Context, module: Optional[str], report_json: Optional
     elif argv:
         target = pyrunner.Target(argv[0], tuple(argv[1:]))
     else:
-        raise click.UsageError("Missing SCRIPT (or -m MODULE).", ctx)
+        took = [f"{option} took {path!r} as its PATH" for option, path in (("--report-json", report_json),
+                                                                           ("--plot", plot)) if path]
+        raise click.UsageError("Missing SCRIPT (or -m MODULE)" + "".join(f"; {t}" for t in took) + ".", ctx)
     if plot and not plotting.available():
         click.echo(f"lrguard: {plotting.MISSING}", err=True)
         ctx.exit(2)
@@ -120,52 +129,66 @@ def run_command(ctx: click.Context, module: Optional[str], report_json: Optional
 
 
 def _run(target, report_json: Optional[str], plot: Optional[str], strict: bool, quiet: bool) -> int:
-    from . import children, pyrunner
+    from . import children, pyrunner, sigterm
 
     run_dir = tempfile.mkdtemp(prefix="lrguard-run-")
     main_pid = os.getpid()
     disabled = os.environ.get("LRGUARD_DISABLE", "").strip().lower() not in ("", "0", "false", "no")
+
+    def clean_up() -> None:
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+    def terminated() -> None:  # SIGTERM while the program runs: what was seen until then, then the clean-up
+        try:
+            _finish(target, pyrunner.Outcome(sigterm.STATUS), run_dir, report_json, plot, strict, quiet, disabled,
+                    terminated=True)
+        finally:
+            clean_up()
+
     try:
         children.start_main(run_dir)
         try:
             program = pyrunner.load(target)
         except pyrunner.NoTarget as exc:  # Python's own words: the program did not run
-            click.echo(f"{sys.executable}: {exc}", err=True)
+            pyrunner.explain(exc)
             return exc.status
         pyrunner.prepare_sigint_exit()
+        sigterm.arm(terminated)
         outcome = pyrunner.run(program)
         if os.getpid() != main_pid:  # a child forked by the program went on to the end of it
             children.flush_and_write()
             return outcome.status
+        sigterm.set_action(clean_up)
         status = _finish(target, outcome, run_dir, report_json, plot, strict, quiet, disabled)
     finally:
         if os.getpid() == main_pid:
-            shutil.rmtree(run_dir, ignore_errors=True)
+            clean_up()
     if outcome.interrupted:
         pyrunner.exit_by_sigint()
     return status
 
 
 def _finish(target, outcome, run_dir: str, report_json: Optional[str], plot: Optional[str], strict: bool,
-            quiet: bool, disabled: bool) -> int:
-    """Final decisions, the children's parts, the files asked for, the summary; returns the exit status."""
+            quiet: bool, disabled: bool, terminated: bool = False) -> int:
+    """Final decisions, the children's parts, the files asked for, the summary; returns the exit status.
+    ``terminated``: the program was stopped by SIGTERM (its children are not waited for)."""
     from . import children, report
 
     children.flush_quietly()
-    _join_children()
+    if not terminated:
+        _join_children()
     parts = [report.process_part()] + report.read_parts(run_dir)
     command = (["-m", target.name] if target.module else [target.name]) + list(target.args)
     merged = report.merge(parts, command=command, exit_status=outcome.status)
     status = outcome.status
-    notes: List[str] = []
-    failed = False
+    notes: List[str] = []  # what was written (not with -q)
+    errors: List[str] = []  # why the status is not the program's (even with -q)
     if report_json:
         try:
             report.write_atomic(report_json, report.to_json(merged))
             notes.append(f"lrguard: report written to {report.short_path(report_json)}")
         except Exception as exc:
-            failed = True
-            notes.append(f"lrguard: could not write the report to {report_json}: {exc}")
+            errors.append(f"lrguard: could not write the report to {report_json}: {exc}")
     if plot:
         try:
             from .plot import render
@@ -173,24 +196,27 @@ def _finish(target, outcome, run_dir: str, report_json: Optional[str], plot: Opt
             report.write_atomic(plot, render(merged))
             notes.append(f"lrguard: plot written to {report.short_path(plot)}")
         except Exception as exc:
-            failed = True
-            notes.append(f"lrguard: could not draw the plot to {plot}: {type(exc).__name__}: {exc}")
-    if not quiet or failed:
+            errors.append(f"lrguard: could not draw the plot to {plot}: {type(exc).__name__}: {exc}")
+    if status == 0 and errors:
+        status = FILE_ERROR_STATUS
+    if status == 0 and strict and merged["findings"]:
+        status = STRICT_STATUS
+        count = len(merged["findings"])
+        errors.append(f"lrguard: exit status {STRICT_STATUS} (--strict): {count} finding{'s' if count != 1 else ''}")
+    text, lines = "", errors
+    if not quiet:
+        text = ("lrguard: terminated by SIGTERM; until then:\n" if terminated else "") + (
+            "lrguard: disabled (LRGUARD_DISABLE): nothing was watched\n" if disabled else report.summary_text(merged))
+        lines = notes + errors
+    if text or lines:
         try:
             sys.stdout.flush()
         except Exception:
             pass
-        text = "" if quiet else ("lrguard: disabled (LRGUARD_DISABLE): nothing was watched\n" if disabled
-                                 else report.summary_text(merged))
-        lines = notes if not quiet else [n for n in notes if "could not" in n]
         try:
             click.echo(text + "".join(line + "\n" for line in lines), err=True, nl=False)
         except Exception:  # the program closed or replaced stderr: the status still says it all
             pass
-    if status == 0 and failed:
-        status = FILE_ERROR_STATUS
-    if status == 0 and strict and merged["findings"]:
-        status = STRICT_STATUS
     return status
 
 

@@ -25,12 +25,22 @@ class VanishingGradientWarning(LRGuardWarning):
     """The schedule is healthy but the early layers' gradients vanish."""
 
 
+for _cls in (LRGuardWarning, ScheduleBugWarning, VanishingGradientWarning):
+    _cls.__module__ = "lrguard"  # where users name them (-W error::lrguard.LRGuardWarning), and tracebacks show
+del _cls
+
 WARNING_OF_CATEGORY = {SCHEDULE_BUG: ScheduleBugWarning, VANISHING_GRADIENTS: VanishingGradientWarning}
 
 
 @dataclass(frozen=True)
 class Finding:
-    """One diagnosis: which bug, where it was built, and the numbers that show it."""
+    """One diagnosis: which bug, where it was built, and the numbers that show it.
+
+    ``where``: the user's line that built the scheduler (the optimizer, for findings about no scheduler);
+    ``function``/``function_where``: the user's schedule function and the line that defines it, when there is one;
+    ``step``: optimizer steps so far; ``epoch``: the training epoch (from 0), None where lrguard cannot count
+    epochs; ``scheduler_steps``: the scheduler's own count (PyTorch's ``last_epoch``), None without one.
+    """
 
     id: str
     category: str
@@ -44,6 +54,9 @@ class Finding:
     base_lr: Optional[float] = None
     where: Optional[str] = None
     group: Optional[int] = None
+    function: Optional[str] = None
+    function_where: Optional[str] = None
+    scheduler_steps: Optional[int] = None
 
     def to_dict(self) -> Dict[str, Any]:
         """A JSON-ready dict with every field."""
@@ -54,6 +67,17 @@ class Finding:
 
 
 Site = Optional[Tuple[str, int]]
+
+
+def site_text(site: Tuple[str, int]) -> str:
+    """``path:line``, the path relative to the current folder when it is under it (as a user would type it)."""
+    path = site[0]
+    try:
+        relative = os.path.relpath(path)
+        path = path if relative.startswith("..") else relative
+    except ValueError:  # another drive (Windows)
+        pass
+    return f"{path}:{site[1]}"
 
 
 class FindingLog:
@@ -113,8 +137,34 @@ def _warn(finding: Finding, site: Site) -> None:
     category = WARNING_OF_CATEGORY.get(finding.category, LRGuardWarning)
     filename, lineno = site if site else ("lrguard", 0)
     module = filename.rsplit("/", 1)[-1][:-3] if filename.endswith(".py") else filename
-    # Under ``-W error::lrguard.LRGuardWarning`` this raises, on purpose: the user asked for it.
-    warnings.warn_explicit(category(str(finding)), category, filename, lineno, module=module)
+    try:
+        warnings.warn_explicit(category(str(finding)), category, filename, lineno, module=module)
+    except LRGuardWarning as error:
+        # ``-W error::lrguard.LRGuardWarning`` (or a pytest ``error`` filter) made it an exception: the user asked
+        # for it. lrguard's entry points re-raise it with lrguard's own frames cut (see ``surfaced``).
+        _explain(error, finding)
+        raise
+
+
+def _explain(error: LRGuardWarning, finding: Finding) -> None:
+    """Say, under the exception, that this is a finding about the user's code raised by their warning filter."""
+    about = f" about your line {_short(finding.where)}" if finding.where else ""
+    note = (f"lrguard: a finding{about}, raised as an exception here because a warning"
+            " filter (-W error) turns lrguard's warnings into errors. Without that filter it is a warning and"
+            " training goes on; `lrguard run --strict` lists the findings and fails the run at its end instead.")
+    if hasattr(error, "add_note"):  # Python >= 3.11
+        error.add_note(note)
+
+
+def _short(where: str) -> str:
+    path, _, line = where.rpartition(":")
+    return site_text((path, int(line))) if path and line.isdigit() else where
+
+
+def surfaced(error: BaseException) -> BaseException:
+    """``error`` without the traceback of lrguard's frames it came through: ``raise surfaced(error)`` in an entry
+    point of lrguard (a hook the framework calls) leaves the user's frames, the framework's, and that one line."""
+    return error.with_traceback(None)
 
 
 LOG = FindingLog()

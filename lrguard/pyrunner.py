@@ -1,9 +1,10 @@
 """Run a script or a module in this process exactly as ``python SCRIPT`` / ``python -m MODULE`` would.
 
 ``__name__ == "__main__"`` in a fresh ``__main__`` module, ``sys.argv = [SCRIPT, ARGS...]``, ``sys.path[0]`` the
-script's folder (the current folder for ``-m``), ``__file__``; the exit status of ``sys.exit()``; an uncaught
-exception goes to ``sys.excepthook`` (without lrguard's frames) and gives status 1; Ctrl-C prints its traceback and
-the process ends by SIGINT, after the atexit handlers, as Python does.
+script's folder (the current folder for ``-m``; the folder or zip file itself for an app with a ``__main__.py``),
+``__file__``; the exit status of ``sys.exit()``; an uncaught exception goes to ``sys.excepthook`` (without
+lrguard's frames) and gives status 1; Ctrl-C prints its traceback and the process ends by SIGINT, after the atexit
+handlers, as Python does.
 """
 from __future__ import annotations
 
@@ -23,11 +24,24 @@ INTERRUPTED = 130  # the status a shell shows for a process ended by SIGINT
 
 
 class NoTarget(Exception):
-    """The script cannot be opened or the module cannot be found (Python's own message)."""
+    """The program cannot run: the script cannot be opened or the module cannot be found (Python's own message),
+    or its code does not compile (``error``, reported as Python reports it)."""
 
-    def __init__(self, message: str, status: int) -> None:
+    def __init__(self, message: str, status: int, error: Optional[BaseException] = None) -> None:
         super().__init__(message)
         self.status = status
+        self.error = error
+
+
+def explain(exc: NoTarget) -> None:
+    """Say on stderr why the program did not run, as Python says it."""
+    if exc.error is not None:
+        _print_uncaught(exc.error)
+        return
+    try:
+        sys.stderr.write(f"{sys.executable}: {exc}\n")
+    except Exception:
+        pass
 
 
 @dataclass
@@ -50,14 +64,12 @@ class Outcome:
 
 
 def check(target: Target) -> None:
-    """Raise ``NoTarget`` (before anything runs) if the script is not a readable file."""
+    """Raise ``NoTarget`` (before anything runs) if the script (or app) cannot be read."""
     if target.module:
         return
     path = os.path.abspath(target.name)
     if not os.path.exists(path):
         raise NoTarget(f"can't open file {path!r}: [Errno 2] No such file or directory", 2)
-    if os.path.isdir(path):
-        raise NoTarget(f"can't run {path!r}: lrguard run takes a Python file or -m MODULE, not a folder", 2)
     if not os.access(path, os.R_OK):
         raise NoTarget(f"can't open file {path!r}: [Errno 13] Permission denied", 2)
 
@@ -72,7 +84,12 @@ class Program:
 
 def load(target: Target) -> Program:
     """Set ``sys.argv`` and ``sys.path[0]`` as Python does and compile the target; raises ``NoTarget``."""
-    main, code = _module_main(target) if target.module else _script_main(target)
+    if target.module:
+        main, code = _module_main(target)
+    elif _importer(_python_abspath(target.name)) is not None:
+        main, code = _app_main(target)
+    else:
+        main, code = _script_main(target)
     return Program(main, code)
 
 
@@ -103,7 +120,10 @@ def _script_main(target: Target):
         raise NoTarget(f"can't open file {path!r}: [Errno {exc.errno}] {exc.strerror}", 2) from None
     _set_path0(os.path.dirname(os.path.realpath(path)))
     sys.argv = list(target.argv)
-    code = compile(source, path, "exec", dont_inherit=True)
+    try:
+        code = compile(source, path, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError) as exc:
+        raise _not_compiled(exc) from None
     main = _new_main(path, importlib.machinery.SourceFileLoader("__main__", path))
     return main, code
 
@@ -113,6 +133,8 @@ def _module_main(target: Target):
     spec = _find_spec(target.name)
     try:
         code = spec.loader.get_code(spec.name)
+    except (SyntaxError, ValueError) as exc:
+        raise _not_compiled(exc) from None
     except ImportError as exc:
         raise NoTarget(f"Error while finding module specification for {target.name!r} ({exc})", 1) from None
     if code is None:
@@ -120,6 +142,42 @@ def _module_main(target: Target):
     main = _new_main(spec.origin, spec.loader, spec)
     sys.argv = [spec.origin or target.name, *target.args]
     return main, code
+
+
+def _app_main(target: Target):
+    """A folder or a zip file with a ``__main__.py`` (``python app/``, ``python app.pyz``): it goes first on
+    ``sys.path`` and its ``__main__`` runs, found there as ``runpy`` finds it."""
+    path0 = _python_abspath(target.name)
+    _set_path0(path0)
+    spec = importlib.machinery.PathFinder.find_spec("__main__", sys.path)
+    if spec is None or spec.loader is None:
+        raise NoTarget(f"can't find '__main__' module in {path0!r}", 1)
+    try:
+        code = spec.loader.get_code("__main__")
+    except (SyntaxError, ValueError) as exc:
+        raise _not_compiled(exc) from None
+    except ImportError as exc:
+        raise NoTarget(f"Error while finding module specification for '__main__' ({exc})", 1) from None
+    if code is None:
+        raise NoTarget("No code object available for __main__", 1)
+    sys.argv = list(target.argv)
+    return _new_main(spec.origin, spec.loader, spec), code
+
+
+def _not_compiled(error: Exception) -> NoTarget:
+    """The program's code does not compile (a SyntaxError; a ValueError for null bytes): reported as Python
+    reports it, status 1."""
+    return NoTarget(str(error), 1, error=error)
+
+
+def _importer(path: str):
+    """What Python checks first for ``python PATH``: a path hook that takes PATH (a folder, a zip file)."""
+    for hook in sys.path_hooks:
+        try:
+            return hook(path)
+        except ImportError:
+            continue
+    return None
 
 
 def _python_abspath(path: str) -> str:

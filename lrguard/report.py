@@ -55,7 +55,8 @@ def run_summary(run: Any) -> Dict[str, Any]:
         "optimizer": run.name,
         "where": _site(run.where),
         "steps": run.step,
-        "epoch": run.epoch,
+        "epoch": run.training_epoch(),
+        "scheduler_steps": run.scheduler_steps,
         "schedulers": [s.kind for s in run.schedules],
         "groups": groups,
         "loss": {
@@ -63,8 +64,8 @@ def run_summary(run: Any) -> Dict[str, Any]:
             "last": _number(losses.recent[-1]) if losses.recent else None,
             "samples": losses.count,
         },
-        "findings": [{"id": f.id, "where": f.where, "step": f.step, "epoch": f.epoch, "group": f.group}
-                     for f in run.findings],
+        "findings": [{"id": f.id, "where": f.where, "step": f.step, "epoch": f.epoch,
+                      "scheduler_steps": f.scheduler_steps, "group": f.group} for f in run.findings],
         "history": run.history.to_dict(),
     }
 
@@ -218,6 +219,9 @@ def summary_text(report: Dict[str, Any], width: int = 100) -> str:
             at.append(f"step {finding['step']}")
         if finding.get("epoch") is not None:
             at.append(f"epoch {finding['epoch']}")
+        steps = finding.get("scheduler_steps")
+        if steps and steps != finding.get("epoch"):  # the scheduler's own count, by its name
+            at.append(f"scheduler step {steps}")
         key = (finding.get("id"), finding.get("where"), finding.get("group"))
         pids = {r.get("pid") for r in report.get("runs", [])
                 for f in r.get("findings", []) if (f.get("id"), f.get("where"), f.get("group")) == key}

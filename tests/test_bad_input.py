@@ -208,3 +208,69 @@ def test_scheduler_stepped_before_the_optimizer(capfd):
     assert [w for w in guarded.warnings if "lr_scheduler.step()` before `optimizer.step()" in w[1]]
     assert len(guarded.warnings) == 1, guarded.warnings
     assert found == []
+
+
+# -- the user's own error, in the user's traceback -------------------------------------------------------
+_SCHEDULE_ERRORS = '''
+import json, sys, traceback
+import torch
+from torch.optim.lr_scheduler import LambdaLR
+
+
+def absolute(epoch):
+    return "0.1"  # the user's bug: a string
+
+
+def later(epoch):
+    return 1.0 if epoch < 2 else "0.1"
+
+
+def train(schedule):
+    model = torch.nn.Linear(2, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    sched = LambdaLR(opt, schedule)
+    for _ in range(4):
+        opt.step()
+        sched.step()
+
+
+out = {}
+for schedule in (absolute, later):
+    try:
+        train(schedule)
+    except Exception as exc:
+        text = traceback.format_exc()
+        out[schedule.__name__] = [type(exc).__name__, str(exc), text,
+                                  [(f.filename, f.name, f.line) for f in traceback.extract_tb(exc.__traceback__)]]
+print("RESULT" + json.dumps(out))
+'''
+
+
+def test_an_error_in_the_users_schedule_keeps_its_traceback(tmp_path):
+    """A LambdaLR whose function returns a string: PyTorch's TypeError, with the same message and frames as
+    without lrguard, plus at most one frame of lrguard's: the outermost wrapper, named for what it does."""
+    import json
+    import os
+
+    from reliability_support import run_python
+
+    script = tmp_path / "train.py"
+    script.write_text(_SCHEDULE_ERRORS)
+    run = "import runpy; runpy.run_path({!r}, run_name='__main__')".format(str(script))
+    results = []
+    for code in (run, "import lrguard; " + run):
+        proc = run_python(code)
+        assert proc.returncode == 0 and "internal error" not in proc.stderr, proc.stderr[-3000:]
+        results.append(json.loads(next(l for l in proc.stdout.splitlines() if l.startswith("RESULT"))[6:]))
+    plain, guarded = results
+    package = os.path.dirname(os.path.realpath(lrguard.__file__)) + os.sep
+    assert set(plain) == set(guarded) == {"absolute", "later"}
+    for case in plain:
+        kind, message, text, frames = guarded[case]
+        ours = [f for f in frames if os.path.realpath(f[0]).startswith(package)]
+        assert [kind, message] == plain[case][:2] and kind == "TypeError", (case, guarded[case][:3])
+        assert [f for f in frames if f not in ours] == plain[case][3], text
+        assert len(ours) <= 1 and all(f[1].startswith("lrguard_observes_") for f in ours), text
+        if case == "absolute":  # raised inside LambdaLR(...): its first step() runs in the scheduler's __init__
+            assert [f[1] for f in ours] == ["lrguard_observes_scheduler_init"], text
+            assert "in lrguard_observes_scheduler_init" in text

@@ -6,6 +6,7 @@ import struct
 import subprocess
 import sys
 import textwrap
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -185,7 +186,9 @@ def test_the_seed_bug_report_plot_and_strict(tmp_path):
     assert finding["id"] == "lambda-absolute-lr" and finding["category"] == "schedule-bug"
     assert finding["where"].endswith("seed_bug.py:34") and finding["lr"] == pytest.approx(1e-6)
     assert set(finding) == {"id", "category", "severity", "framework", "message", "fix", "step", "epoch", "lr",
-                            "base_lr", "where", "group"}
+                            "base_lr", "where", "group", "function", "function_where", "scheduler_steps"}
+    assert finding["function"] == "def lr_scheduling" and finding["function_where"].endswith("seed_bug.py:23")
+    assert "The schedule function is `def lr_scheduling` at " in finding["message"]
     (summary,) = report["runs"]
     assert summary["framework"] == "torch" and summary["optimizer"] == "Adam" and summary["steps"] == 640
     assert summary["schedulers"] == ["LambdaLR"] and summary["where"].endswith("seed_bug.py:32")
@@ -202,8 +205,10 @@ def test_a_healthy_run_says_what_was_watched_and_strict_passes(scripts):
     proc = run(["run", "--strict", "tiny_train.py", "--healthy"], scripts)
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.endswith("lrguard: watched 1 optimizer (torch), 40 steps: no findings\n"), proc.stderr
-    quiet = run(["run", "-q", "tiny_train.py"], scripts)
-    assert quiet.returncode == 0 and "lrguard:" not in quiet.stderr.replace("[lambda-absolute-lr]", "")
+    quiet = run(["run", "--strict", "-q", "tiny_train.py"], scripts)
+    assert quiet.returncode == 3  # and one line says why, even with -q
+    assert [line for line in quiet.stderr.splitlines() if line.startswith("lrguard:")] == [
+        "lrguard: exit status 3 (--strict): 1 finding"], quiet.stderr
     assert "ScheduleBugWarning" in quiet.stderr  # -q silences the summary, not the warnings
 
 
@@ -231,5 +236,101 @@ def test_w_error_makes_the_seed_bug_an_error_under_plain_python():
     """Python reads -W before site-packages is importable; ``import lrguard`` applies the option itself."""
     proc = run(["-W", "error::lrguard.LRGuardWarning", str(ROOT / "examples" / "seed_bug.py")], ROOT, python=True)
     assert proc.returncode == 1
-    assert "lrguard.findings.ScheduleBugWarning: [lambda-absolute-lr]" in proc.stderr
+    assert "lrguard.ScheduleBugWarning: [lambda-absolute-lr]" in proc.stderr
     assert "Epoch 1/10" not in proc.stdout  # it stopped at the first step
+
+
+def test_misuse_is_named_before_anything_runs(scripts):
+    plain = run(["-m"], scripts, python=True)
+    guarded = run(["run", "-m"], scripts)
+    assert plain.returncode == guarded.returncode == 2
+    assert plain.stderr.startswith("Argument expected for the -m option")
+    assert "Error: Argument expected for the -m option" in guarded.stderr
+    for option in ("--plot", "--report-json"):
+        for args in ([option], ["-q", f"{option}="]):
+            proc = run(["run", *args], scripts)
+            assert proc.returncode == 2 and f"Error: {option} needs a path: {option} PATH" in proc.stderr, proc.stderr
+    took = run(["run", "--plot", "introspect.py"], scripts)  # the script was taken as the plot's path
+    assert took.returncode == 2 and "Missing SCRIPT (or -m MODULE); --plot took 'introspect.py' as its PATH" in took.stderr
+
+
+def test_an_app_folder_and_a_zip_app_run_exactly_as_under_python(scripts):
+    app = scripts / "app"
+    app.mkdir()
+    (app / "helper.py").write_text("")
+    (app / "__main__.py").write_text("import helper  # beside __main__.py: the app is sys.path[0]\n" + INTROSPECT)
+    with zipfile.ZipFile(scripts / "app.pyz", "w") as zipped:
+        for name in ("helper.py", "__main__.py"):
+            zipped.write(app / name, name)
+    (scripts / "empty").mkdir()
+    (scripts / "broken.py").write_text("def broken(:\n    pass\n")
+    for target in ("app", "./app/", "app.pyz", str(scripts / "app.pyz")):
+        plain = run([target, "a", "-q"], scripts, python=True)
+        guarded = run(["run", target, "a", "-q"], scripts)
+        assert plain.returncode == guarded.returncode == 0, guarded.stderr
+        assert json.loads(guarded.stdout) == json.loads(plain.stdout)
+    seen = json.loads(guarded.stdout)
+    assert seen["loader"] == "zipimporter" and seen["path0"] == str(scripts / "app.pyz") and seen["package"] == ""
+    for target, words in (("empty", "can't find '__main__' module in"), ("broken.py", "SyntaxError")):
+        plain = run([target], scripts, python=True)
+        guarded = run(["run", target], scripts)
+        assert plain.returncode == guarded.returncode == 1 and words in plain.stderr
+        assert guarded.stderr == plain.stderr  # Python's own words, no summary: the program did not run
+
+
+TERMINATED = """
+import atexit, os, signal, sys, time
+atexit.register(lambda: print("atexit ran", flush=True))
+if "--train" in sys.argv:
+    import tiny_train
+    tiny_train.train(steps=12)
+    print("trained", flush=True)
+if "--fork" in sys.argv:
+    child = os.fork()
+    if child == 0:  # a forked child dies by SIGTERM at once, as under plain Python
+        time.sleep(30)
+        os._exit(0)
+    os.kill(child, signal.SIGTERM)
+    _, status = os.waitpid(child, 0)
+    print("child", os.WIFSIGNALED(status) and os.WTERMSIG(status), flush=True)
+if "--chain" in sys.argv:  # a handler that chains to the one it replaces, as Lightning's does
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def handler(signum, frame):
+        print("the program's handler", flush=True)
+        if callable(previous):
+            previous(signum, frame)
+        sys.exit(7)
+
+    signal.signal(signal.SIGTERM, handler)
+try:
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(30)
+finally:
+    print("finally ran", flush=True)
+"""
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
+def test_sigterm_prints_what_was_seen_cleans_up_and_ends_by_sigterm(scripts):
+    (scripts / "terminated.py").write_text(TERMINATED)
+    tmp = scripts / "tmp"
+    tmp.mkdir()
+    report = scripts / "report.json"
+    plain = run(["terminated.py", "--fork"], scripts, python=True)
+    guarded = run(["run", "--report-json", str(report), "terminated.py", "--train", "--fork"], scripts,
+                  env={"TMPDIR": str(tmp)})
+    assert plain.returncode == guarded.returncode == -signal.SIGTERM, guarded.stderr
+    assert plain.stdout == f"child {int(signal.SIGTERM)}\n"  # no finally, no atexit
+    assert guarded.stdout == "trained\n" + plain.stdout
+    assert "lrguard: terminated by SIGTERM; until then:\nlrguard: 1 finding (watched 1 optimizer" in guarded.stderr
+    assert json.loads(report.read_text())["exit_status"] == 128 + signal.SIGTERM
+    assert not list(tmp.glob("lrguard-run-*"))  # its temporary folder went too
+    # the program's own handler, chaining to the one it replaced: the program goes on, as under plain Python
+    plain = run(["terminated.py", "--chain"], scripts, python=True)
+    guarded = run(["run", "terminated.py", "--chain"], scripts, env={"TMPDIR": str(tmp)})
+    assert plain.returncode == guarded.returncode == 7, guarded.stderr
+    assert guarded.stdout == plain.stdout
+    assert plain.stdout == "the program's handler\nfinally ran\natexit ran\n"
+    assert "lrguard: watched no optimizer" in guarded.stderr and not list(tmp.glob("lrguard-run-*"))
+

@@ -6,6 +6,8 @@ with lrguard, and Dynamo's counters must match. The backend is "aot_eager" (Dyna
 graphs and graph breaks as inductor, without compiling C++, which takes minutes on this machine).
 """
 import logging
+import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -143,17 +145,26 @@ def test_absolute_lr_caught_under_compile(guard):
     assert found[0].where.endswith(line_of(training, "<- compiled run's scheduler").split("/")[-1])
 
 
-def test_uninstall_takes_lrguard_off_dynamos_skip_list(guard):
+def test_uninstall_takes_lrguard_off_dynamos_skip_list(guard, tmp_path):
+    """Exactly lrguard's package folder is skipped: never a file of the clone or venv around it (a clone folder
+    is often named ``lrguard`` too), nor the user's files in a folder of that name."""
     import lrguard
+    import lrguard.integrations.torch as adapter
     from torch._dynamo import trace_rules
 
-    def skipped():
-        return any("lrguard" in d for d in trace_rules.SKIP_DIRS)
+    package = Path(lrguard.__file__).parent
+    ours = adapter.__file__
+    theirs = [__file__, str(package.parent / "train.py"), str(package.parent / "lrguard_pytest.py"),
+              str(tmp_path / "lrguard" / "train.py"), str(package) + "_user" + os.sep + "train.py"]
 
-    assert skipped()
+    def skipped(path):
+        return trace_rules.check_file(path).skipped
+
+    assert skipped(ours) and not any(map(skipped, theirs))
+    assert [d for d in trace_rules.SKIP_DIRS if d.startswith(package.as_posix())] == [package.as_posix() + "/"]
     lrguard.uninstall()
     try:
-        assert not skipped()
+        assert not skipped(ours) and not any(map(skipped, theirs))
     finally:
         lrguard.install()
-    assert skipped()
+    assert skipped(ours) and not any(map(skipped, theirs))

@@ -45,8 +45,10 @@ def falling_loss(step: int) -> float:
     return 2.3 * 0.97 ** step
 
 
-def drive(run: TrainingRun, lrs, steps: int, *, start: int = 1, loss=flat_loss, epoch_of=None) -> TrainingRun:
-    """Optimizer steps start..steps: the lrs of each step (a function of the step), one loss per step."""
+def drive(run: TrainingRun, lrs, steps: int, *, start: int = 1, loss=flat_loss, epoch_of=None,
+          scheduler_steps_of=None) -> TrainingRun:
+    """Optimizer steps start..steps: the lrs of each step (a function of the step), one loss per step; the
+    training epoch and the scheduler's own count (its ``last_epoch``) at each step when given."""
     for step in range(start, steps + 1):
         run.step = step
         value = lrs(step)
@@ -55,6 +57,8 @@ def drive(run: TrainingRun, lrs, steps: int, *, start: int = 1, loss=flat_loss, 
             run.observe_losses([loss(step)])
         if epoch_of is not None:
             run.epoch = epoch_of(step)
+        if scheduler_steps_of is not None:
+            run.scheduler_steps = scheduler_steps_of(step)
     return run
 
 
@@ -261,7 +265,7 @@ def test_lr_range_test_written_by_hand_is_quiet():
 # -- lr-collapse --------------------------------------------------------------------------------------------------
 def test_steplr_stepped_per_batch_collapses_and_says_so():
     run = run_of([0.05], Schedule("StepLR", "builtin"))
-    drive(run, lambda s: 0.05 * 0.1 ** ((s - 1) // 10), 128, epoch_of=lambda s: s)
+    drive(run, lambda s: 0.05 * 0.1 ** ((s - 1) // 10), 128, scheduler_steps_of=lambda s: s)
     found = collapse.check(run)
     assert found.id == "lr-collapse" and found.category == "schedule-bug"
     assert "looks stepped every batch" in found.fix and "orders of magnitude below the base lr 0.05" in found.message
@@ -269,9 +273,9 @@ def test_steplr_stepped_per_batch_collapses_and_says_so():
 
 def test_exponential_per_batch_collapses_once_starved_for_a_quarter_of_the_run():
     run = run_of([1e-3], Schedule("ExponentialLR", "builtin"))
-    drive(run, lambda s: 1e-3 * 0.9 ** (s - 1), 80, epoch_of=lambda s: s)  # 1000x below after 66 steps
+    drive(run, lambda s: 1e-3 * 0.9 ** (s - 1), 80, scheduler_steps_of=lambda s: s)  # 1000x below after 66 steps
     assert collapse.check(run) is None
-    drive(run, lambda s: 1e-3 * 0.9 ** (s - 1), 96, start=81, epoch_of=lambda s: s)
+    drive(run, lambda s: 1e-3 * 0.9 ** (s - 1), 96, start=81, scheduler_steps_of=lambda s: s)
     assert collapse.check(run) is not None
 
 
@@ -488,7 +492,7 @@ def test_vanishing_gradients_with_a_correct_lambdalr_is_no_schedule_bug(log):
 
 def test_a_collapsed_lr_is_never_vanishing(log):
     run = run_of([0.05], Schedule("StepLR", "builtin"))
-    drive(run, lambda s: 0.05 * 0.1 ** ((s - 1) // 10), 128, epoch_of=lambda s: s)
+    drive(run, lambda s: 0.05 * 0.1 ** ((s - 1) // 10), 128, scheduler_steps_of=lambda s: s)
     grads(run, 1e-8, 1e-9, (64, 80, 96, 112, 128))  # even where the gradients look like it
     assert [f.id for f in run.check()] == ["lr-collapse"]
 

@@ -46,7 +46,7 @@ def _faults():
                ("__init__", "lrs_changed", "take_loss", "before_step", "after_step", "checkpoint", "_read", "_observe")]
     points += [(f"torch adapter {name}", adapter, name) for name in
                ("_watch", "_hot_watch", "_took_backward", "_scaled", "_capturing", "_family", "_unwrap", "_number",
-                "_stacked", "probe_functions", "user_site")]
+                "_stacked", "probe_functions", "function_sites", "user_site")]
     return points
 
 

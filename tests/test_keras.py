@@ -24,6 +24,7 @@ from lrguard.integrations import keras_common
 from lrguard.integrations.keras_source import returned_expression
 from lrguard.detection.registry import RUNS
 from lrguard.detection.training import TrainingRun, Schedule
+from lrguard.findings import site_text
 
 keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
@@ -83,10 +84,12 @@ def test_multiplier_is_found_in_the_first_epoch_at_the_callback_line():
         model.fit(X, y, epochs=2, batch_size=32, verbose=0, callbacks=[scheduler, FirstBatch()])
     assert seen == [["keras-multiplier"]]  # before the first batch of the first epoch
     [finding] = lrguard.findings()
+    here = site_text((__file__, line))
     assert finding.message == (
         "LearningRateScheduler's schedule returns multipliers (schedule(0) = 1.0) but Keras uses the value as the"
-        " learning rate itself: the optimizer's lr went from 0.001 to 1.0. Return the lr (e.g. 0.001 * (10 - epoch)"
-        " / 10).")
+        " learning rate itself: the optimizer's lr went from 0.001 to 1.0. The schedule function is"
+        f" `lambda epoch: ...` at {here}. Return the lr (e.g. 0.001 * (10 - epoch) / 10).")
+    assert (finding.function, finding.function_where) == ("lambda epoch: ...", f"{__file__}:{line}")
     assert (finding.category, finding.framework, finding.epoch, finding.lr) == ("schedule-bug", "keras", 0, 1.0)
     assert finding.where == f"{__file__}:{line}"
     warned = [w for w in record if issubclass(w.category, lrguard.LRGuardWarning)]

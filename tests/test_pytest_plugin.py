@@ -135,6 +135,12 @@ def test_with_the_flag_a_finding_fails_its_test(pytester):
         "(if this is expected: @pytest.mark.lrguard(allow=['lambda-absolute-lr']))",
     ])
     result.stdout.fnmatch_lines(["*_ test_c_decided_only_when_the_test_ends _*", "[[]invalid-lr[]]*test_guarded.py:*"])
+    # pytest's warnings summary: the findings that failed their test, not those a test allowed or read
+    summary = "\n".join(result.outlines).split("warnings summary")[1].split("-- Docs")[0]
+    assert sorted(line for line in summary.splitlines() if line.startswith("test_guarded.py::")) == [
+        "test_guarded.py::test_a_seed_bug", "test_guarded.py::test_c_decided_only_when_the_test_ends",
+        "test_guarded.py::test_h_bug_after_reading"]
+    assert summary.count("ScheduleBugWarning: [lambda-absolute-lr]") == 1  # test_a's and test_h's, grouped
 
 
 def test_the_ini_option_turns_it_on_and_no_lrguard_off(pytester):
@@ -144,8 +150,8 @@ def test_the_ini_option_turns_it_on_and_no_lrguard_off(pytester):
     pytester.runpytest_subprocess("-p", "no:cacheprovider", "--no-lrguard", timeout=300).assert_outcomes(passed=1)
 
 
-def test_the_fixture_says_it_needs_the_flag(pytester):
-    pytester.makepyfile(test_fixture="def test_x(lrguard_findings):\n    pass\n")
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=120)
-    result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*the lrguard_findings fixture needs pytest --lrguard*"])
+def test_without_the_flag_the_fixture_skips_its_test_and_says_why(pytester):
+    pytester.makepyfile(test_fixture="def test_x(lrguard_findings):\n    pass\n\n\ndef test_y():\n    pass\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rs", timeout=120)
+    result.assert_outcomes(skipped=1, passed=1)
+    result.stdout.fnmatch_lines(["SKIPPED *test_fixture.py*: the lrguard_findings fixture needs pytest --lrguard*"])

@@ -1,26 +1,32 @@
 """Real PyTorch training scripts (CPU, generated data), each declaring what lrguard must find.
 
-Scored like the acceptance set: the right id for each bug, no finding of the other category, nothing at all for
-healthy runs.
+Scored like the acceptance set (``assert_scored``): the right id for each bug, no finding of the other category,
+nothing at all for healthy runs. One script of each kind runs alone in a fresh interpreter, exactly as the
+acceptance harness runs it; the others (any new script too) run in batches of a few per interpreter, lrguard reset
+between them, so that ``import torch`` is paid once per batch.
 """
 import pytest
 
-from scenario_runner import SCENARIOS, category_of, expected, run_scenario
+from scenario_runner import SCENARIOS, assert_scored, batch_result, run_scenario, split
 
 SCRIPTS = sorted((SCENARIOS / "torch").glob("*.py"))
+ALONE = {"seed_bug", "seed_fixed", "bug_argparse_sysargv", "collapse_steplr_per_batch", "vanishing_deep_sigmoid_sgd",
+         "invalid_nan_lr"}
+BATCHES = split([s for s in SCRIPTS if s.stem not in ALONE], size=8)
+PARAMS = [pytest.param(s, None, id=s.stem) for s in SCRIPTS if s.stem in ALONE] + [
+    pytest.param(s, i, id=s.stem, marks=pytest.mark.xdist_group(f"torch-scenarios-{i}"))
+    for i, batch in enumerate(BATCHES) for s in batch]
 
 
-@pytest.mark.parametrize("script", SCRIPTS, ids=[s.stem for s in SCRIPTS])
-def test_scenario(script):
-    want = expected(script)
-    findings, proc = run_scenario(script)
-    got = {f["id"] for f in findings}
-    if not want:
-        assert not findings, f"healthy run produced findings: {[f['message'] for f in findings]}"
-        return
-    assert want <= got, f"expected {want}, got {got}: {[f['message'] for f in findings]}"
-    wrong = {category_of(i) for i in got} - {category_of(i) for i in want}
-    assert not wrong, f"finding of the wrong category: {got}"
-    for finding in findings:
-        assert finding["where"] and finding["where"].split(":")[0].endswith(script.name), finding["where"]
-        assert f"[{finding['id']}]" in proc.stderr, "the finding was not shown as a warning"
+@pytest.mark.parametrize("script, batch", PARAMS)
+def test_scenario(script, batch):
+    if batch is None:
+        findings, proc = run_scenario(script)
+        stderr = proc.stderr
+    else:
+        findings, stderr = batch_result(script, BATCHES[batch])
+    assert_scored(script, findings, stderr, framework="torch")
+
+
+def test_the_scripts_run_alone_exist():
+    assert ALONE <= {s.stem for s in SCRIPTS}

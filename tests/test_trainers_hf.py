@@ -129,8 +129,11 @@ def test_schedule_sized_in_epochs_collapses(guard, tmp_path):
                                              use_cpu=True, disable_tqdm=True))
     trainer.train()
     found = guard.findings()
-    assert ids(found) == ["lr-collapse"]
-    assert found[0].where.endswith(line_of(test_schedule_sized_in_epochs_collapses, "# BUG: epochs").split("/")[-1])
+    assert ids(found) == ["lr-collapse", "schedule-length"]  # the lr at 0, and why: its length
+    for finding in found:
+        assert finding.where.endswith(line_of(test_schedule_sized_in_epochs_collapses, "# BUG: epochs").split("/")[-1])
+    length = next(f for f in found if f.id == "schedule-length")
+    assert length.message.startswith("LambdaLR(num_training_steps=3) reached its end at optimizer step 3")
 
 
 def test_optimizer_built_but_never_stepped_is_quiet(guard, tmp_path):
@@ -144,3 +147,69 @@ def test_optimizer_built_but_never_stepped_is_quiet(guard, tmp_path):
     metrics = trainer.evaluate()
     assert metrics["eval_loss"] > 0
     assert guard.findings() == [] and run_of(opt).step == 0
+
+
+def user_schedule(tmp_path, make, callbacks=(), **args):
+    """Train with the user's optimizer and a scheduler ``make(opt)`` built on it; returns the optimizer."""
+    model = tiny_gpt2()
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    sched = make(opt)
+    settings = dict(output_dir=str(tmp_path), report_to="none", max_steps=STEPS, per_device_train_batch_size=8,
+                    logging_strategy="no", save_strategy="no", use_cpu=True, disable_tqdm=True)
+    settings.update(args)
+    trainer = Trainer(model=model, train_dataset=CountingTokens(), optimizers=(opt, sched), callbacks=list(callbacks),
+                      args=TrainingArguments(**settings))
+    trainer.train()
+    return opt
+
+
+def test_schedule_that_ends_halfway_is_caught_at_the_end(guard, tmp_path):
+    """transformers#26827: num_training_steps is half the optimizer steps the Trainer takes: lr 0 for the second half."""
+    from transformers import get_linear_schedule_with_warmup
+
+    user_schedule(tmp_path, lambda opt: get_linear_schedule_with_warmup(opt, 2, STEPS // 2))
+    found = guard.findings()
+    assert ids(found) == ["schedule-length"]
+    assert found[0].step == STEPS  # decided at the end: only then is half the run at lr 0
+    assert "reached its end at optimizer step 15" in found[0].message
+
+
+def test_scheduler_stepped_again_in_a_callback_is_caught(guard, tmp_path):
+    """The Trainer steps the scheduler after every optimizer step; a callback steps it once more."""
+    from transformers import TrainerCallback, get_cosine_schedule_with_warmup
+
+    class StepTheSchedule(TrainerCallback):
+        def on_step_end(self, args, state, control, lr_scheduler=None, **kwargs):
+            lr_scheduler.step()  # BUG: the Trainer already does
+
+    user_schedule(tmp_path, lambda opt: get_cosine_schedule_with_warmup(opt, 3, STEPS), [StepTheSchedule()])
+    found = guard.findings()
+    assert "schedule-length" in ids(found)
+    length = next(f for f in found if f.id == "schedule-length")
+    assert "twice per batch" in length.message and length.step <= 2 * len(CountingTokens()) // 8 + 1
+
+
+def test_schedule_sized_for_more_than_a_step_budget_is_quiet(guard, tmp_path):
+    """A cosine sized for the full run (1000 steps) in a run stopped by max_steps: it ends early, as planned."""
+    from transformers import get_cosine_schedule_with_warmup
+
+    opt = user_schedule(tmp_path, lambda opt: get_cosine_schedule_with_warmup(opt, 10, 1000))
+    assert guard.findings() == [] and run_of(opt).step == STEPS
+
+
+def test_scheduler_on_a_replaced_optimizer_is_caught(guard, tmp_path):
+    """The scheduler was built on a first optimizer, the Trainer gets a second one: the schedule moves nothing."""
+    from transformers import get_linear_schedule_with_warmup
+
+    model = tiny_gpt2()
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    sched = get_linear_schedule_with_warmup(opt, 0, STEPS)
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.01)  # BUG: a new optimizer
+    trainer = Trainer(model=model, train_dataset=CountingTokens(), optimizers=(opt, sched),
+                      args=TrainingArguments(output_dir=str(tmp_path), report_to="none", max_steps=STEPS,
+                                             per_device_train_batch_size=8, logging_strategy="no", save_strategy="no",
+                                             use_cpu=True, disable_tqdm=True))
+    trainer.train()
+    found = guard.findings()
+    assert ids(found) == ["schedule-not-applied"]
+    assert "never took a step: another AdamW over the same parameters did" in found[0].message

@@ -98,3 +98,66 @@ def test_accumulation_and_bf16_autocast_are_quiet(guard):
     module = fit(Classifier(multiplier, "step"), accumulate_grad_batches=2, precision="bf16-mixed")
     assert guard.findings() == []
     assert run_of(module.opt).step == BATCHES * EPOCHS // 2  # optimizer steps, not backward calls
+
+
+class Scheduled(L.LightningModule):
+    """``configure_optimizers`` returns whatever ``configure(module, opt)`` builds around an Adam; ``extra_step``:
+    ``training_step`` also steps the scheduler itself (on top of Lightning's)."""
+
+    def __init__(self, configure, extra_step: bool = False) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.net = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 4))
+        self.configure, self.extra_step = configure, extra_step
+        self.opt = None
+
+    def training_step(self, batch, batch_idx):
+        if self.extra_step:
+            self.lr_schedulers().step()  # matgl: a manual step on top of Lightning's
+        x, y = batch
+        return nn.functional.cross_entropy(self.net(x), y)
+
+    def configure_optimizers(self):
+        self.opt = torch.optim.Adam(self.parameters(), lr=1e-2)
+        return self.configure(self, self.opt)
+
+
+def one_cycle(module, opt):
+    return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=1e-2, total_steps=module.trainer.estimated_stepping_batches)
+
+
+def test_interval_misplaced_one_cycle_never_anneals(guard):
+    """Lightning#4929: "interval" put beside "lr_scheduler" instead of inside it: stepped per epoch (the default)."""
+    module = fit(Scheduled(lambda m, opt: {"optimizer": opt, "lr_scheduler": one_cycle(m, opt), "interval": "step"}),
+                 max_epochs=4)
+    found = guard.findings()
+    assert ids(found) == ["schedule-length"]
+    assert found[0].message.startswith(f"OneCycleLR(total_steps={4 * BATCHES}) is sized in optimizer steps")
+    assert run_of(module.opt).step == 4 * BATCHES
+
+
+def test_interval_step_one_cycle_is_quiet(guard):
+    fit(Scheduled(lambda m, opt: {"optimizer": opt, "lr_scheduler": {"scheduler": one_cycle(m, opt),
+                                                                       "interval": "step"}}),
+        max_epochs=4, accumulate_grad_batches=2)
+    assert guard.findings() == []
+
+
+def test_manual_step_on_top_of_lightnings_is_caught(guard):
+    """matgl: the cosine sized to the run is stepped by Lightning every step and again in training_step."""
+    def cosine(module, opt):
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=module.trainer.estimated_stepping_batches)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    fit(Scheduled(cosine, extra_step=True), max_epochs=4)
+    found = guard.findings()
+    assert ids(found) == ["schedule-length"]
+    assert "twice per batch" in found[0].message and found[0].step <= BATCHES + 1  # after the first epoch
+
+
+def test_per_epoch_cosine_stopped_by_max_steps_is_quiet(guard):
+    """A step budget (max_steps) ends the run in its second epoch, long before the per-epoch cosine ends."""
+    fit(Scheduled(lambda m, opt: {"optimizer": opt,
+                                  "lr_scheduler": torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=20)}),
+        max_epochs=20, max_steps=BATCHES + 5)
+    assert guard.findings() == []

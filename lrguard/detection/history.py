@@ -7,7 +7,7 @@ lrguard already does work (an lr change, a checkpoint's batch of losses, a gradi
 from __future__ import annotations
 
 import math
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 LR_POINTS = 1024
 LOSS_POINTS = 512
@@ -37,6 +37,21 @@ class Series:
                 return
         points.append((step, value))
 
+    def extend(self, steps: Sequence[int], values: Sequence[Any], convert: Callable[[Any], Any]) -> None:
+        """``add(step, convert(value))`` for each pair in order; ``convert`` runs only for the points kept."""
+        points, spacing = self.points, self.spacing
+        for step, value in zip(steps, values):
+            if points and step - points[-1][0] < spacing:
+                continue
+            if len(points) >= self.capacity:
+                del points[1::2]
+                spacing = self.spacing = spacing * 2
+                if step - points[-1][0] < spacing:
+                    continue
+            points.append((step, convert(value)))
+        if steps:
+            self.last = (steps[-1], convert(values[-1]))
+
     def items(self) -> List[Tuple[int, Any]]:
         """The kept points, in step order, ending with the latest one."""
         points = list(self.points)
@@ -61,6 +76,10 @@ class History:
 
     def add_lrs(self, step: int, lrs: Sequence[Optional[float]]) -> None:
         self.lr.add(step, tuple(lrs))
+
+    def add_lr_changes(self, steps: Sequence[int], lrs: Sequence[Sequence[Optional[float]]]) -> None:
+        """``add_lrs(steps[i], lrs[i])`` for each i: the lr changes a run recorded since its last checkpoint."""
+        self.lr.extend(steps, lrs, tuple)
 
     def add_losses(self, step: int, values: Sequence[float]) -> None:
         """Losses sampled since the last batch, read at ``step``: spread evenly over the steps in between."""

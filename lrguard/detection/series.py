@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Deque, List, Optional
+from typing import Deque, List, Optional, Sequence
 
 DECADES = 16  # LRTrack.depth_steps buckets: 0 .. 15+ decades below the peak
 
@@ -32,18 +32,30 @@ class LRTrack:
 
     def update(self, lr: float, step: int) -> None:
         """The group's lr is ``lr`` from ``step`` on."""
-        if self.since or not math.isnan(self.lr):  # not the first update (which may come at step 0: Keras)
-            self.integral += self.lr * (step - self.since)
-            self.depth_steps[self.depth()] += step - self.since
-            self.changes += 1
-            self.changes_after_peak += 1
-        else:
-            self.first, self.start = lr, step
-        self.lr, self.since = lr, step
-        if lr > self.peak:
-            self.peak, self.changes_after_peak = lr, 0
-        if lr < self.low:
-            self.low = lr
+        self.extend((step,), (lr,), changes_only=False)
+
+    def extend(self, steps: Sequence[int], lrs: Sequence[float], changes_only: bool = True) -> None:
+        """``update(lrs[i], steps[i])`` for each i in order, in one pass (the per-step changes a training run
+        recorded since the last checkpoint); with ``changes_only``, an lr equal to the current one is skipped."""
+        lr, since, peak, low = self.lr, self.since, self.peak, self.low
+        integral, changes, after_peak, depth_steps = self.integral, self.changes, self.changes_after_peak, self.depth_steps
+        for step, new in zip(steps, lrs):
+            if changes_only and not new != lr:
+                continue
+            if since or not math.isnan(lr):  # not the first update (which may come at step 0: Keras)
+                integral += lr * (step - since)
+                depth_steps[_depth(lr, peak)] += step - since
+                changes += 1
+                after_peak += 1
+            else:
+                self.first, self.start = new, step
+            lr, since = new, step
+            if lr > peak:
+                peak, after_peak = lr, 0
+            if lr < low:
+                low = lr
+        self.lr, self.since, self.peak, self.low = lr, since, peak, low
+        self.integral, self.changes, self.changes_after_peak = integral, changes, after_peak
 
     def mean_lr(self, step: int) -> float:
         """The mean lr over steps 1..step."""
@@ -52,11 +64,7 @@ class LRTrack:
 
     def depth(self) -> int:
         """How many whole decades the lr now is below the peak so far (0 at or above it, or when unknown)."""
-        if not (0 < self.peak < math.inf and self.lr < self.peak):
-            return 0
-        if not self.lr > 0:
-            return DECADES - 1
-        return min(DECADES - 1, int(math.log10(self.peak / self.lr) + 1e-9))
+        return _depth(self.lr, self.peak)
 
     def steps_below(self, decades: int, step: int) -> int:
         """Of the observed steps up to ``step`` (inclusive), how many had an lr >= ``decades`` decades below the
@@ -69,6 +77,15 @@ class LRTrack:
     def observed_steps(self, step: int) -> int:
         """The steps from the first observed one up to ``step``, inclusive."""
         return 0 if math.isnan(self.first) and not self.since else max(step - self.start + 1, 0)
+
+
+def _depth(lr: float, peak: float) -> int:
+    """How many whole decades ``lr`` is below ``peak`` (0 at or above it, or when unknown)."""
+    if not (0 < peak < math.inf and lr < peak):
+        return 0
+    if not lr > 0:
+        return DECADES - 1
+    return min(DECADES - 1, int(math.log10(peak / lr) + 1e-9))
 
 
 @dataclass
@@ -138,6 +155,16 @@ class GradSample:
     last_weight: float
     first_update: Optional[float] = None  # ||w_after - w_before|| / ||w_before|| of the first layer
     last_update: Optional[float] = None
+    # Through time, in a recurrent layer (vanilla RNN): over ``time_steps`` time steps of a sequence, the gradient
+    # reaching the first step's hidden state is ``time_gain`` x the one at the last (backpropagated through the
+    # recurrence along the hidden states of a recent training batch); None when not measured.
+    time_steps: Optional[int] = None
+    time_gain: Optional[float] = None
+    # With it, over the ``drift_steps`` steps since the previous such sample: the first and last weights' net
+    # displacement over the path walked at this step's pace (the smaller of the two): ~1 while the weights drift one
+    # way (something is learned, however slowly), ~1/sqrt(steps) while they wander (their gradients are noise).
+    drift: Optional[float] = None
+    drift_steps: Optional[int] = None
 
     @property
     def grad_ratio(self) -> float:

@@ -1,4 +1,4 @@
-"""``install()`` / ``uninstall()``: post-import hooks arm the framework adapters; nothing is imported early.
+"""``install()`` / ``uninstall()``: wrapt's post-import hooks arm the framework adapters; nothing is imported early.
 
 Each adapter module has ``patch(patches)`` (called once its framework is imported; it applies its patches to
 ``patches``, which are all restored if it fails half-way) and ``flush()``
@@ -11,10 +11,11 @@ import sys
 import threading
 from typing import Dict, List
 
+import wrapt
+
 from ..findings import LRGuardWarning
 from .failopen import STATE, internal_error
-from ..importhook import when_imported
-from ..patching import Patches
+from .patches import Patches
 
 # framework module -> lrguard adapter module
 ADAPTERS: Dict[str, str] = {
@@ -42,7 +43,7 @@ def install() -> None:
         for target in ADAPTERS:
             if target not in _registered:
                 _registered.add(target)
-                when_imported(target, _on_import)  # runs at once if already imported
+                wrapt.register_post_import_hook(_on_import, target)  # runs at once if already imported
             elif target in sys.modules:
                 _on_import(sys.modules[target])
 

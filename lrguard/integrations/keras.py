@@ -23,8 +23,8 @@ from keras.src.optimizers.base_optimizer import BaseOptimizer
 from keras.src.optimizers.schedules.learning_rate_schedule import LearningRateSchedule
 
 from .failopen import STATE
-from ..patching import Patches
-from . import keras_common as common
+from .patches import Patches, argument
+from . import keras_common as common, keras_plateau
 from .keras_common import KerasOps, guarded
 
 
@@ -108,29 +108,30 @@ def _train_end(callbacks, *args, **kwargs) -> None:
     common.train_end(callbacks)
 
 
-def _update_optimizer_lr(original):
-    def _update_optimizer_lr(self, optimizer, epoch, *args, **kwargs):
-        if not STATE.stopped:
-            guarded("the LearningRateScheduler hook", common.before_schedule, self, OPS)
-        value = original(self, optimizer, epoch, *args, **kwargs)
-        if not STATE.stopped:
-            guarded("the LearningRateScheduler hook", common.scheduled, self, OPS, epoch, value, optimizer)
-        return value
-    return _update_optimizer_lr
+def lrguard_observes_lr_schedule(wrapped, instance, args, kwargs):
+    """``LearningRateScheduler._update_optimizer_lr(optimizer, epoch)``: the schedule's lr for the epoch."""
+    if not STATE.stopped:
+        guarded("the LearningRateScheduler hook", common.before_schedule, instance, OPS)
+    value = wrapped(*args, **kwargs)
+    if not STATE.stopped:
+        guarded("the LearningRateScheduler hook", common.scheduled, instance, OPS, argument(args, kwargs, 1, "epoch"),
+                value, argument(args, kwargs, 0, "optimizer"))
+    return value
 
 
-def _apply(original):
-    def apply(self, grads, trainable_variables=None, *args, **kwargs):
-        watch = None
-        if not STATE.stopped:
-            weights = trainable_variables if trainable_variables is not None else getattr(
-                self, "_trainable_variables", None)
-            watch = guarded("the Keras optimizer hook", common.before_apply, self, OPS, grads, weights)
-        result = original(self, grads, trainable_variables, *args, **kwargs)
-        if watch is not None and not STATE.stopped:
-            guarded("the Keras optimizer hook", common.after_apply, watch)
-        return result
-    return apply
+def lrguard_observes_optimizer_apply(wrapped, instance, args, kwargs):
+    """``BaseOptimizer.apply(grads, trainable_variables=None)``: one optimizer step."""
+    watch = None
+    if not STATE.stopped and (args or "grads" in kwargs):
+        weights = argument(args, kwargs, 1, "trainable_variables")
+        if weights is None:
+            weights = getattr(instance, "_trainable_variables", None)
+        watch = guarded("the Keras optimizer hook", common.before_apply, instance, OPS,
+                        argument(args, kwargs, 0, "grads"), weights)
+    result = wrapped(*args, **kwargs)
+    if watch is not None and not STATE.stopped:
+        guarded("the Keras optimizer hook", common.after_apply, watch)
+    return result
 
 
 def patch(patches: Patches) -> None:
@@ -142,10 +143,11 @@ def patch(patches: Patches) -> None:
     patches.wrap(CallbackList, "on_train_batch_end", common.batch_end_hook("the Keras batch hook"))
     patches.wrap(CallbackList, "on_train_end", common.after(_train_end, "the Keras train-end hook"))
     patches.wrap(LearningRateScheduler, "__init__", common.after(common.built(common.callback_built), "a Keras callback"))
-    patches.wrap(LearningRateScheduler, "_update_optimizer_lr", _update_optimizer_lr)
+    patches.wrap(LearningRateScheduler, "_update_optimizer_lr", lrguard_observes_lr_schedule)
     patches.wrap(ReduceLROnPlateau, "__init__", common.after(common.built(common.callback_built), "a Keras callback"))
+    patches.wrap(ReduceLROnPlateau, "on_epoch_end", keras_plateau.observer(OPS, "the ReduceLROnPlateau hook"))
     patches.wrap(BaseOptimizer, "__init__", common.after(common.built(common.optimizer_built), "a Keras optimizer"))
-    patches.wrap(BaseOptimizer, "apply", _apply)
+    patches.wrap(BaseOptimizer, "apply", lrguard_observes_optimizer_apply)
     if "tensorflow" in sys.modules:
         from .keras_tf import patch_tensorflow
 

@@ -22,11 +22,14 @@ import weakref
 from typing import Any, List, Optional, Sequence, Tuple
 
 from .callsite import user_site
-from ..findings import LRGuardWarning
+from ..findings import LRGuardWarning, surfaced
 from .failopen import STATE, internal_error
 from ..detection.training import Schedule, TrainingRun
 from ..detection.series import GradSample
 from .keras_source import returned_expression
+from . import keras_resume, keras_schedules
+from .schedule_functions import function_site
+from .patches import argument
 
 LOSS_DENSE_STEPS = 32  # every batch's loss is sampled up to here, then every LOSS_EVERY-th ...
 LOSS_EVERY = 4
@@ -228,6 +231,7 @@ class _Watch:
         self.next_check = max(run.step * 2, run.step + 1) if run.step < CHECK_EVERY else run.step + CHECK_EVERY
         self.read_lrs()
         self._read()
+        run.final = final
         run.check()
 
     def _read(self) -> None:
@@ -314,6 +318,9 @@ def _schedule_of(key, kind: str, family: str, where) -> Schedule:
     schedule = _get(_schedules, key)
     if schedule is None:
         schedule = Schedule(kind, family, where=where)
+        if family in ("absolute", "custom"):  # a LearningRateScheduler's function; a user's schedule object
+            site = function_site(getattr(key, "schedule", None) if family == "absolute" else key)
+            schedule.functions = [site] if site else []
         try:
             _schedules[key] = schedule
         except TypeError:
@@ -359,7 +366,10 @@ def train_begin(callbacks, ops: KerasOps) -> None:
     schedule = ops.lr_schedule(ops.inner(opt))
     if schedule is not None:
         family = "builtin" if type(schedule).__module__.startswith(("keras.", "tf_keras.")) else "custom"
-        _attach(run, _schedule_of(schedule, type(schedule).__name__, family, run.where))
+        attached = _schedule_of(schedule, type(schedule).__name__, family, run.where)
+        _attach(run, attached)
+        iterations = ops.value(getattr(ops.inner(opt), "_iterations", None))
+        keras_schedules.fit_began(run, attached, schedule, iterations)  # its length, in optimizer steps
     for callback in list(getattr(callbacks, "callbacks", None) or ()):
         if isinstance(callback, ops.lr_scheduler_types):
             absolute.append(_schedule_of(callback, type(callback).__name__, "absolute", _get(_sites, callback)))
@@ -369,6 +379,7 @@ def train_begin(callbacks, ops: KerasOps) -> None:
         _attach(run, schedule, last=True)
     watch.set_bases(ops.read_lrs(opt))  # observed from the first epoch on, once the callbacks have set it
     watch.next_check = min(watch.next_check, run.step + 1)
+    keras_resume.fit_began(watch, ops, ops.inner(opt), getattr(callbacks, "params", None))
 
 
 def epoch_begin(callbacks, epoch) -> None:
@@ -379,6 +390,8 @@ def epoch_begin(callbacks, epoch) -> None:
     watch = fit.watch
     if isinstance(epoch, int):
         watch.run.epoch = epoch
+    keras_resume.epoch_began(watch, epoch)
+    keras_schedules.epoch_began(watch.run, getattr(callbacks, "params", None), epoch)  # the steps the fit plans
     watch.read_lrs()
     watch.run.check()
 
@@ -433,6 +446,7 @@ def before_schedule(callback, ops: KerasOps) -> None:
     if watch is not None:
         if not watch.based:
             watch.set_bases(ops.read_lrs(opt))
+        keras_schedules.before_scheduled(callback, (ops.read_lrs(opt) or [None])[0])
 
 
 def scheduled(callback, ops: KerasOps, epoch, value, optimizer=None) -> None:
@@ -465,6 +479,8 @@ def scheduled(callback, ops: KerasOps, epoch, value, optimizer=None) -> None:
         if len(schedule.probes[group]) < min(MAX_PROBES, len(schedule.probe_epochs)):
             schedule.probes[group].append(value)
         schedule.last_epoch = epoch
+        if group == 0:
+            keras_schedules.scheduled(callback, schedule, value)  # did it undo a ReduceLROnPlateau cut?
     run.epoch = epoch
     watch.observe_lrs(ops.read_lrs(opt))
     run.check()
@@ -524,23 +540,21 @@ def guarded(where: str, fn, *args, **kwargs) -> Any:
         return None
     try:
         return fn(*args, **kwargs)
-    except LRGuardWarning:
-        raise
+    except LRGuardWarning as error:
+        raise surfaced(error)  # a finding your warning filter (-W error) made an exception: see its note
     except Exception as exc:
         internal_error(where, exc)
         return None
 
 
 def after(observe, where: str):
-    """A patch maker: ``original`` first, then ``observe(self, *args)`` (fail-open)."""
-    def make(original):
-        def wrapper(self, *args, **kwargs):
-            result = original(self, *args, **kwargs)
-            if not STATE.stopped:
-                guarded(where, observe, self, *args, **kwargs)
-            return result
-        return wrapper
-    return make
+    """A wrapper (see patches.py): the wrapped call first, then ``observe(instance, *args, **kwargs)`` (fail-open)."""
+    def lrguard_observes(wrapped, instance, args, kwargs):
+        result = wrapped(*args, **kwargs)
+        if not STATE.stopped:
+            guarded(where, observe, instance, *args, **kwargs)
+        return result
+    return lrguard_observes
 
 
 def built(observe):
@@ -549,16 +563,15 @@ def built(observe):
 
 
 def batch_end_hook(where: str):
-    """A patch maker for ``CallbackList.on_train_batch_end``: observe the batch, then Keras' own callbacks."""
-    def make(original):
-        def on_train_batch_end(self, batch, logs=None, *args, **kwargs):
-            if not STATE.stopped:  # the hot path: no extra call layer
-                try:
-                    batch_end(self, batch, logs)
-                except LRGuardWarning:
-                    raise
-                except Exception as exc:
-                    internal_error(where, exc)
-            return original(self, batch, logs, *args, **kwargs)
-        return on_train_batch_end
-    return make
+    """A wrapper for ``CallbackList.on_train_batch_end(batch, logs=None)``: observe the batch, then Keras' own
+    callbacks."""
+    def lrguard_observes_batch_end(wrapped, instance, args, kwargs):
+        if not STATE.stopped and (args or "batch" in kwargs):  # the hot path: no extra call layer
+            try:
+                batch_end(instance, argument(args, kwargs, 0, "batch"), argument(args, kwargs, 1, "logs"))
+            except LRGuardWarning as error:
+                raise surfaced(error)  # a finding your warning filter (-W error) made an exception: see its note
+            except Exception as exc:
+                internal_error(where, exc)
+        return wrapped(*args, **kwargs)
+    return lrguard_observes_batch_end

@@ -15,8 +15,8 @@ from tf_keras.src.optimizers.legacy import optimizer_v2 as _optimizer_v2
 from tf_keras.src.optimizers.schedules.learning_rate_schedule import LearningRateSchedule
 
 from .failopen import STATE
-from ..patching import Patches
-from . import keras_common as common
+from .patches import Patches, argument
+from . import keras_common as common, keras_plateau
 from .keras_common import guarded
 from .keras_tf import TFOps, patch_tensorflow
 
@@ -46,29 +46,33 @@ class LegacyOps(TFOps):
 OPS = LegacyOps()
 
 
-def _schedule_epoch_begin(original):
-    def on_epoch_begin(self, epoch, logs=None, *args, **kwargs):
-        if not STATE.stopped:
-            guarded("the LearningRateScheduler hook", common.before_schedule, self, OPS)
-        result = original(self, epoch, logs, *args, **kwargs)
-        if not STATE.stopped:
-            guarded("the LearningRateScheduler hook", common.scheduled, self, OPS, epoch, None)
-        return result
-    return on_epoch_begin
+def lrguard_observes_lr_schedule(wrapped, instance, args, kwargs):
+    """``LearningRateScheduler.on_epoch_begin(epoch, logs=None)``: the schedule's lr for the epoch."""
+    if not STATE.stopped:
+        guarded("the LearningRateScheduler hook", common.before_schedule, instance, OPS)
+    result = wrapped(*args, **kwargs)
+    if not STATE.stopped:
+        guarded("the LearningRateScheduler hook", common.scheduled, instance, OPS, argument(args, kwargs, 0, "epoch"),
+                None)
+    return result
 
 
-def _apply_gradients(original):
-    def apply_gradients(self, grads_and_vars, *args, **kwargs):
-        watch = None
-        if not STATE.stopped:
-            if not isinstance(grads_and_vars, (list, tuple)):
-                grads_and_vars = list(grads_and_vars)  # what the original does first thing (a zip is read once)
-            watch = guarded("the tf_keras optimizer hook", _before_apply, self, grads_and_vars)
-        result = original(self, grads_and_vars, *args, **kwargs)
-        if watch is not None and not STATE.stopped:
-            guarded("the tf_keras optimizer hook", common.after_apply, watch)
-        return result
-    return apply_gradients
+def lrguard_observes_apply_gradients(wrapped, instance, args, kwargs):
+    """``apply_gradients(grads_and_vars, ...)``: one optimizer step."""
+    watch = None
+    if not STATE.stopped and (args or "grads_and_vars" in kwargs):
+        pairs = argument(args, kwargs, 0, "grads_and_vars")
+        if not isinstance(pairs, (list, tuple)):
+            pairs = list(pairs)  # what the original does first thing (a zip is read once)
+            if args:
+                args = (pairs,) + tuple(args[1:])
+            else:
+                kwargs = dict(kwargs, grads_and_vars=pairs)
+        watch = guarded("the tf_keras optimizer hook", _before_apply, instance, pairs)
+    result = wrapped(*args, **kwargs)
+    if watch is not None and not STATE.stopped:
+        guarded("the tf_keras optimizer hook", common.after_apply, watch)
+    return result
 
 
 def _before_apply(opt, pairs) -> Optional[common._Watch]:
@@ -89,11 +93,12 @@ def patch(patches: Patches) -> None:
     patches.wrap(callback_list, "on_train_end", common.after(lambda cbs, *a, **k: common.train_end(cbs),
                                                        "the tf_keras train-end hook"))
     patches.wrap(_callbacks.LearningRateScheduler, "__init__", common.after(common.built(common.callback_built), "a callback"))
-    patches.wrap(_callbacks.LearningRateScheduler, "on_epoch_begin", _schedule_epoch_begin)
+    patches.wrap(_callbacks.LearningRateScheduler, "on_epoch_begin", lrguard_observes_lr_schedule)
     patches.wrap(_callbacks.ReduceLROnPlateau, "__init__", common.after(common.built(common.callback_built), "a callback"))
+    patches.wrap(_callbacks.ReduceLROnPlateau, "on_epoch_end", keras_plateau.observer(OPS, "the ReduceLROnPlateau hook"))
     for base in (_optimizer._BaseOptimizer, OptimizerV2):
         patches.wrap(base, "__init__", common.after(common.built(common.optimizer_built), "a tf_keras optimizer"))
-        patches.wrap(base, "apply_gradients", _apply_gradients)
+        patches.wrap(base, "apply_gradients", lrguard_observes_apply_gradients)
     patch_tensorflow(patches)
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 from typing import List, Optional, Sequence
 
-from ..patching import Patches
+from .patches import Patches, argument
 from .keras_common import GRAD_EVERY, KerasOps, guarded, tape_target
 
 
@@ -99,11 +99,11 @@ def patch_tensorflow(patches: Patches) -> None:
         return
     _owner = patches
     patches.keep(_Unowned())
+    patches.wrap(backprop.GradientTape, "gradient", lrguard_observes_gradient_tape)
 
-    def make(original):
-        def gradient(self, target, *args, **kwargs):
-            guarded("the GradientTape hook", tape_target, target, _tf().executing_eagerly())
-            return original(self, target, *args, **kwargs)
-        return gradient
 
-    patches.wrap(backprop.GradientTape, "gradient", make)
+def lrguard_observes_gradient_tape(wrapped, instance, args, kwargs):
+    """``GradientTape.gradient(target, sources, ...)``: the loss of an eager custom training loop."""
+    if args or "target" in kwargs:
+        guarded("the GradientTape hook", tape_target, argument(args, kwargs, 0, "target"), _tf().executing_eagerly())
+    return wrapped(*args, **kwargs)

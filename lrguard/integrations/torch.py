@@ -11,21 +11,27 @@ import math
 import operator
 import sys
 import threading
+import types
 import weakref
 from typing import List, Optional
 
 import torch
+import wrapt
 from torch.amp.grad_scaler import GradScaler
 from torch.optim import Optimizer, lr_scheduler
 from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
 
 from .callsite import user_site
-from ..findings import LRGuardWarning
+from ..findings import LRGuardWarning, surfaced
 from .failopen import STATE, internal_error
-from ..patching import Patches
+from .patches import Patches, hide_inner_wrappers
 from ..detection.training import Schedule, TrainingRun
 from ..detection.series import GradSample
-from .torch_probe import probe_functions, probe_scheduler
+from . import torch_recurrent as through_time
+from .torch_phases import is_container, phases
+from .torch_probe import phase_epochs, probe_functions, probe_scheduler
+from . import torch_schedules
+from .schedule_functions import function_sites, method_site
 
 LOSS_DENSE_STEPS = 32  # every step's loss is sampled up to here, then every LOSS_EVERY-th
 LOSS_EVERY = 4
@@ -39,6 +45,7 @@ PROBE_SECONDS = 0.05
 
 _watches: "weakref.WeakKeyDictionary[Optimizer, _Watch]" = weakref.WeakKeyDictionary()
 _schedulers_seen: "weakref.WeakSet" = weakref.WeakSet()
+_schedule_of: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # scheduler -> its Schedule
 _local = threading.local()  # .loss: the tensor backward() was last called on in this thread
 
 
@@ -57,6 +64,8 @@ def _number(value) -> Optional[float]:
 
 
 _cuda_initialized = torch.cuda.is_initialized
+_INF = math.inf
+_Tensor, _float32 = torch.Tensor, torch.float32
 
 
 def _capturing() -> bool:
@@ -83,24 +92,28 @@ class _Watch:
         self.last_lrs: list = []
         self.tensor_lrs = False
         self.schedulers: List[weakref.ref] = []
-        self.losses: list = []  # detached scalar tensors not read yet
-        self.grads: list = []  # (step, (first kept, last kept), stacked norms tensor) not read yet
+        self.losses: list = []  # losses not observed yet: floats (read already) or detached scalar tensors
+        self.grads: list = []  # (step, (first kept, last kept), norms, RNN measurement meta or None) not read yet
         self.before = None  # (step, first, last, first clone, last clone) between pre- and post-step
-        self.pending = None  # (values tensor on host, event, losses count, grads meta) of a CUDA read in flight
+        self.pending = None  # (values on host, event, queued values, losses count, grads meta) of a CUDA read in flight
         self.next_loss, self.next_grad = 1, 2
         self.next_check = 1
 
     # -- per step ----------------------------------------------------------------------------------
     def lrs_changed(self, lrs: list) -> None:
+        """The lrs differ from the last step's. Plain floats in [0, inf) (the common case, also for an lr that
+        changes every step) are recorded as they are, and folded into the run's tracks when it next reads them."""
         self.last_lrs = lrs
-        values = lrs  # plain floats (the common case) as they are
         for lr in lrs:
-            if type(lr) is not float:
-                if any(isinstance(lr, torch.Tensor) for lr in lrs):
-                    self.tensor_lrs = True  # read at checkpoints only
-                    return
-                values = [_number(lr) for lr in lrs]
-                break
+            if type(lr) is not float or not 0.0 <= lr < _INF:
+                return self._unusual_lrs(lrs)
+        self.run.record_lrs(lrs)
+
+    def _unusual_lrs(self, lrs: list) -> None:
+        if any(isinstance(lr, torch.Tensor) for lr in lrs):
+            self.tensor_lrs = True  # read at checkpoints only
+            return
+        values = [_number(lr) for lr in lrs]
         self.run.observe_lrs(values)
         for v in values:
             if v is None or not 0 <= v < math.inf:  # NaN, negative, infinite or not a number: judged now
@@ -108,11 +121,13 @@ class _Watch:
                 break
 
     def take_loss(self, loss, scale=None) -> None:
-        """``loss``: the detached one-element tensor of the last ``backward()``; ``scale``: the GradScaler scale
-        it was multiplied by, if it was."""
+        """``loss``: the last ``backward()``'s loss, already read (a float32 CPU one) or as a detached one-element
+        tensor; ``scale``: the GradScaler scale it was multiplied by, if it was."""
         step = self.run.step
         self.next_loss = step + (1 if step < LOSS_DENSE_STEPS else LOSS_EVERY)
-        if loss.is_floating_point() or loss.is_complex():
+        if type(loss) is float:
+            self.losses.append(loss)
+        elif loss.is_floating_point() or loss.is_complex():
             if isinstance(scale, torch.Tensor):
                 value = loss.reshape(()).float()
                 value = value / scale.reshape(()).to(value.device)  # the loss GradScaler.scale multiplied
@@ -122,6 +137,7 @@ class _Watch:
 
     # -- gradient statistics (sampled) -------------------------------------------------------------
     def before_step(self, opt: Optimizer) -> None:
+        through_time.arm(self, opt)  # its vanilla RNNs are measured at their next training forward
         groups = opt.param_groups
         first = next((p for g in groups for p in g["params"] if p.grad is not None and p.dim() >= 2), None)
         if first is None:
@@ -147,7 +163,10 @@ class _Watch:
             norm = torch.linalg.vector_norm
             norms = [norm(first.grad), norm(last.grad), norm(weights[0]), norm(weights[1])]
             norms += [torch.dist(w, old) for w, old in zip(weights, clones) if old is not None]
-        self.grads.append((step, kept, norms))
+        timed = through_time.sample(self, step, weights)  # an RNN measured since the last sample: its numbers
+        if timed is not None:
+            norms += timed[1]
+        self.grads.append((step, kept, norms, timed and timed[0]))
 
     # -- checkpoints ---------------------------------------------------------------------------------
     def checkpoint(self, opt: Optional[Optimizer], final: bool = False) -> None:
@@ -162,49 +181,75 @@ class _Watch:
             run.observe_lrs(values)
         epochs = [s.last_epoch for s in (ref() for ref in self.schedulers) if s is not None]
         if epochs:
-            run.epoch = max(epochs)
+            run.scheduler_steps = max(epochs)  # the scheduler's own count, not the training epoch
+        if run.restore is not None and run.restore.schedulers is None:  # the first step after a restore
+            from .torch_resume import first_step_after_restore
+
+            first_step_after_restore(self)
+        run.final = final
         run.check()
 
     def _read(self, final: bool) -> None:
         """Read the queued device values: now on CPU, once their copy has landed on CUDA (while a copy is in
         flight, the values queued since wait for the next checkpoint rather than for the device)."""
         if self.pending is not None:
-            host, event, n_losses, meta = self.pending
+            host, event, queued, n_losses, meta = self.pending
             if final:
                 event.synchronize()
             if final or event.query():
                 self.pending = None
-                self._observe(host.tolist(), n_losses, meta)
+                self._observe(_merged(queued, host.tolist()), n_losses, meta)
         if not (self.losses or self.grads):
             return
         if self.pending is not None and len(self.losses) + len(self.grads) < DEFER_LIMIT:
             return
         losses, grads, self.losses, self.grads = self.losses, self.grads, [], []
-        meta = [(step, kept) for step, kept, _ in grads]
-        values = _stacked(losses + [n for _, _, norms in grads for n in norms])
+        meta = [(step, kept, timed) for step, kept, _, timed in grads]
+        queued = losses + [n for _, _, norms, _ in grads for n in norms]  # floats (read already) and tensors
+        tensors = [v for v in queued if type(v) is not float]
+        if not tensors:
+            self._observe(queued, len(losses), meta)
+            return
+        values = _stacked(tensors)
         if values.device.type == "cuda" and self.pending is None and not final:
             host = torch.empty(values.shape, dtype=values.dtype, pin_memory=True)
             host.copy_(values, non_blocking=True)
             event = torch.cuda.Event()
             event.record()
-            self.pending = (host, event, len(losses), meta)
+            self.pending = (host, event, queued, len(losses), meta)
         else:
-            self._observe(values.tolist(), len(losses), meta)
+            self._observe(_merged(queued, values.tolist()), len(losses), meta)
 
     def _observe(self, values: List[float], n_losses: int, meta: list) -> None:
         """``values``: the losses, then per gradient sample the norms of the first and last gradients, of the
-        first and last weights, and of the kept weights' updates; ``meta``: (step, which weights were kept)."""
+        first and last weights, of the kept weights' updates, then, if an RNN was measured, its log10 gain through
+        time and the weights' distances from the previous such sample; ``meta``: (step, which weights were kept,
+        None or (time steps, steps since the previous RNN sample))."""
         run = self.run
         run.observe_losses(values[:n_losses])
         at = n_losses
-        for step, kept in meta:
+        for step, kept, timed in meta:
             g_first, g_last, w_first, w_last = values[at: at + 4]
-            moved = iter(values[at + 4: at + 4 + sum(kept)])
+            updates = values[at + 4: at + 4 + sum(kept)]
+            moved = iter(updates)
             at += 4 + sum(kept)
+            time_steps, time_gain, drift, drift_steps = None, None, None, None
+            if timed:
+                time_steps, drift_steps = timed
+                time_gain, at = 10.0 ** max(values[at], -300.0), at + 1
+                if drift_steps:
+                    drift, at = through_time.drift(values[at: at + 2], updates, drift_steps), at + 2
             # update / weight: the weight's norm after the step stands for its norm before (they differ by the update)
             u_first, u_last = (next(moved) / max(w, 1e-30) if k else -1.0 for k, w in zip(kept, (w_first, w_last)))
             run.observe_grads(GradSample(step, g_first, g_last, w_first, w_last,
-                                         u_first if u_first >= 0 else None, u_last if u_last >= 0 else None))
+                                         u_first if u_first >= 0 else None, u_last if u_last >= 0 else None,
+                                         time_steps, time_gain, drift, drift_steps or None))
+
+
+def _merged(queued: list, read: List[float]) -> List[float]:
+    """``queued`` with its tensors replaced, in order, by the values ``read`` from them."""
+    values = iter(read)
+    return [v if type(v) is float else next(values) for v in queued]
 
 
 def _stacked(tensors: list) -> "torch.Tensor":
@@ -311,8 +356,8 @@ def _post_step(opt, args, kwargs) -> None:
                 _wanting.discard(watch)
         if step >= watch.next_check:
             watch.checkpoint(opt)
-    except LRGuardWarning:
-        raise
+    except LRGuardWarning as error:
+        raise surfaced(error)  # a finding your warning filter (-W error) made an exception: see its note
     except Exception as exc:
         internal_error("the PyTorch optimizer-step hook", exc)
 
@@ -355,46 +400,79 @@ def _scheduler_built(sched) -> None:
             return
         _schedulers_seen.add(sched)
         watch = _watch(_unwrap(sched.optimizer))
+        if is_container(sched):  # SequentialLR, ChainedScheduler: the schedulers inside were read when built
+            torch_schedules.container_built(sched)
+            _container_built(watch, sched)
+            return
         family = _family(sched)
         schedule = Schedule(type(sched).__name__, family, getattr(sched, "last_epoch", -1), where=user_site(built=sched))
         if family in ("lambda", "multiplicative"):
             functions = getattr(sched, "lr_lambdas", None)
             schedule.probe_epochs, schedule.probes = probe_functions(functions, PROBE_EPOCHS, PROBE_SECONDS)
+            schedule.functions = function_sites(functions)
         elif family == "custom":
             base = lr_scheduler.LRScheduler
             schedule.probe_epochs, schedule.probes = probe_scheduler(sched, base, PROBE_EPOCHS, PROBE_SECONDS)
+            site = method_site(sched, "get_lr")
+            schedule.functions = [site] if site else []
         bases = getattr(sched, "base_lrs", None)
         if bases is not None and family != "plateau":
             watch.run.set_bases([_number(b) or 0.0 for b in bases])
         watch.run.add_schedule(schedule)
+        _schedule_of[sched] = schedule
+        torch_schedules.scheduler_built(sched, schedule, watch)  # its length, and its steps from now on
         watch.schedulers.append(weakref.ref(sched))
         watch.next_check = min(watch.next_check, watch.run.step + 1)
     except Exception as exc:
         internal_error("watching a new scheduler", exc)
 
 
+def _container_built(watch: _Watch, container) -> None:
+    """A SequentialLR hands the lr from one scheduler to the next at its milestones: each one's schedule is read
+    again on the epochs it drives (a warmup of W steps is judged on its W steps, whatever follows it)."""
+    for sched, span in phases(container):
+        schedule = _schedule_of.get(sched) if _hashable(sched) else None
+        if schedule is None or span is None:
+            continue  # not read when built, or driving the lr until the end: read as built
+        schedule.within, schedule.span = type(container).__name__, span
+        if schedule.family in ("lambda", "multiplicative"):
+            epochs = phase_epochs(PROBE_EPOCHS, span)
+            schedule.probe_epochs, schedule.probes = probe_functions(sched.lr_lambdas, epochs, PROBE_SECONDS)
+    watch.next_check = min(watch.next_check, watch.run.step + 1)
+
+
 # -- patching ---------------------------------------------------------------------------------------
-def _after_init(observe):
-    def make(original):
-        def __init__(self, *args, **kwargs):
-            original(self, *args, **kwargs)
-            if not STATE.stopped:
-                observe(self)
-        return __init__
-    return make
+# wrapt wrappers (see patches.py), named for what lrguard does there: each is the one frame lrguard adds to a
+# traceback raised inside the framework call it wraps.
+def lrguard_observes_optimizer_init(wrapped, instance, args, kwargs):
+    """``Optimizer.__init__``, then lrguard watches the new optimizer."""
+    wrapped(*args, **kwargs)
+    if not STATE.stopped:
+        _optimizer_built(instance)
 
 
-def _scale(original):
-    """GradScaler.scale: remember (scaled loss, scale) so that the loss lrguard samples is the real one."""
-    def scale(self, outputs, *args, **kwargs):
-        result = original(self, outputs, *args, **kwargs)
-        if not STATE.stopped and result is not outputs and isinstance(result, torch.Tensor):
-            try:
-                _scaled(self, result)
-            except Exception as exc:
-                internal_error("the PyTorch GradScaler hook", exc)
-        return result
-    return scale
+def lrguard_observes_scheduler_init(wrapped, instance, args, kwargs):
+    """``LRScheduler.__init__`` (and those of ``ReduceLROnPlateau``, ``SequentialLR``, ``ChainedScheduler``),
+    then lrguard reads the new scheduler."""
+    try:
+        wrapped(*args, **kwargs)
+    except BaseException as exc:  # the user's error (e.g. in an lr_lambda, from the first step() run inside)
+        hide_inner_wrappers(exc)
+        raise
+    if not STATE.stopped:
+        _scheduler_built(instance)
+
+
+def lrguard_observes_grad_scaler(wrapped, instance, args, kwargs):
+    """``GradScaler.scale``: remember (scaled loss, scale) so that the loss lrguard samples is the real one."""
+    result = wrapped(*args, **kwargs)
+    if not STATE.stopped and isinstance(result, torch.Tensor) and result is not (
+            args[0] if args else kwargs.get("outputs")):
+        try:
+            _scaled(instance, result)
+        except Exception as exc:
+            internal_error("the PyTorch GradScaler hook", exc)
+    return result
 
 
 def _scaled(scaler, result) -> None:
@@ -403,16 +481,15 @@ def _scaled(scaler, result) -> None:
     _local.scaled = (weakref.ref(result), getattr(scaler, "_scale", None))  # weak: the loss holds its graph
 
 
-def _backward(original):
-    def backward(self, *args, **kwargs):
-        result = original(self, *args, **kwargs)
-        if _wanting and not STATE.stopped:  # only when a watched optimizer samples the loss at its next step
-            try:
-                _took_backward(self)
-            except Exception as exc:
-                internal_error("the PyTorch backward hook", exc)
-        return result
-    return backward
+def lrguard_observes_backward(wrapped, instance, args, kwargs):
+    """``Tensor.backward``: keep the loss when a watched optimizer samples it at its next step."""
+    result = wrapped(*args, **kwargs)
+    if _wanting and not STATE.stopped:  # only when a watched optimizer samples the loss at its next step
+        try:
+            _took_backward(instance)
+        except Exception as exc:
+            internal_error("the PyTorch backward hook", exc)
+    return result
 
 
 def _took_backward(loss) -> None:
@@ -431,19 +508,39 @@ def _took_backward(loss) -> None:
             local.scaled = None
             if scaled[0]() is loss:
                 scale = scaled[1]
+    if scale is None and type(loss) is _Tensor and loss.is_cpu and loss.dtype is _float32:
+        try:  # the common CPU case: read now (no sync on the CPU), and nothing to stack at the checkpoint
+            local.loss = (loss.item(), None)
+            return
+        except RuntimeError:  # e.g. inside a functorch transform: kept as a tensor, as on a device
+            pass
     local.loss = (loss.detach(), scale)
 
 
 def patch(patches: Patches) -> None:
-    patches.wrap(Optimizer, "__init__", _after_init(_optimizer_built))
-    patches.wrap(lr_scheduler.LRScheduler, "__init__", _after_init(_scheduler_built))
-    if "__init__" in lr_scheduler.ReduceLROnPlateau.__dict__:
-        patches.wrap(lr_scheduler.ReduceLROnPlateau, "__init__", _after_init(_scheduler_built))
-    patches.wrap(torch.Tensor, "backward", _backward)
-    patches.wrap(GradScaler, "scale", _scale)
+    patches.wrap(Optimizer, "__init__", lrguard_observes_optimizer_init)
+    patches.wrap(lr_scheduler.LRScheduler, "__init__", lrguard_observes_scheduler_init)
+    for name in ("ReduceLROnPlateau", "SequentialLR", "ChainedScheduler"):  # those not calling LRScheduler's
+        cls = getattr(lr_scheduler, name, None)
+        if cls is not None and "__init__" in cls.__dict__:
+            patches.wrap(cls, "__init__", lrguard_observes_scheduler_init)
+    patches.wrap(torch.Tensor, "backward", lrguard_observes_backward)
+    patches.wrap(torch.nn.RNN, "__init__", through_time.lrguard_observes_rnn_init)
+    patches.keep(through_time.Disarm())
+    patches.wrap(GradScaler, "scale", lrguard_observes_grad_scaler)
     patches.keep(register_optimizer_step_pre_hook(_pre_step))
     patches.keep(register_optimizer_step_post_hook(_post_step))
     patches.keep(_DynamoSkip.arm())
+    from . import torch_plateau, torch_resume  # (they import this module)
+
+    torch_resume.patch(patches)
+    torch_plateau.patch(patches)
+    torch_schedules.patch(patches, sys.modules[__name__])  # scheduler steps and DataLoader epochs
+
+
+def _wrapt_compiled() -> bool:
+    """Whether wrapt's wrappers are its C extension's (no Python frame of wrapt's own on a wrapped call)."""
+    return not isinstance(wrapt.FunctionWrapper.__call__, types.FunctionType)
 
 
 class _DynamoSkip:
@@ -462,10 +559,8 @@ class _DynamoSkip:
     def arm(cls) -> "_DynamoSkip":
         cls.current = skip = cls()
         if not cls.hooked:
-            from ..importhook import when_imported
-
             cls.hooked = True
-            when_imported("torch._dynamo", cls._on_dynamo)  # at once if already imported
+            wrapt.register_post_import_hook(cls._on_dynamo, "torch._dynamo")  # at once if already imported
         elif "torch._dynamo" in sys.modules:
             skip.apply()
         return skip
@@ -483,6 +578,8 @@ class _DynamoSkip:
 
             before = list(trace_rules.SKIP_DIRS)
             trace_rules.add(__name__.partition(".")[0])
+            if not _wrapt_compiled():  # wrapt's pure-Python wrappers: their frames call lrguard's (wrapt's C ones
+                trace_rules.add("wrapt")  # have no frame, and wrapt stays traced as without lrguard)
             self.added = [d for d in trace_rules.SKIP_DIRS if d not in before]
         except Exception:  # a torch without this rule list: Dynamo traces lrguard's hooks, nothing else changes
             pass

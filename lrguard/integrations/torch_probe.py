@@ -193,6 +193,12 @@ def probe_functions(functions, epochs: List[int], seconds: float) -> Tuple[List[
     return epochs[:n], [t[:n] for t in tables]
 
 
+def phase_epochs(epochs: List[int], span: int) -> List[int]:
+    """The probe epochs of a schedule that drives the lr for ``span`` epochs (a SequentialLR phase): ``epochs``
+    before its end, its last epoch, and the first epoch after it (where a ramp written as ``s / span`` ends)."""
+    return sorted({e for e in epochs if e < span} | {max(span - 1, 0), max(span, 0)})
+
+
 class _ShadowOptimizer:
     """What a ``get_lr`` may read of its optimizer: copies of the param groups, the defaults."""
 

@@ -7,8 +7,8 @@ differently.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Optional
+from dataclasses import dataclass, field
+from typing import Any, Optional
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,9 @@ class Diagnosis:
     fix: str
     group: Optional[int] = None
     severity: str = "error"
+    # The ``Schedule`` at fault, when the detector knows which (else the run's latest): the finding points at the
+    # line that built it and names its user function (``Schedule.functions``).
+    schedule: Any = field(default=None, compare=False, repr=False)
 
 
 def fmt(value: float) -> str:
@@ -29,5 +32,8 @@ def fmt(value: float) -> str:
 
 
 from . import absolute_lr, collapse, invalid, keras_multiplier, vanishing  # noqa: E402  (they use fmt)
+from . import plateau_mode, resume_mismatch  # noqa: E402
+from . import schedule_length, schedule_not_applied  # noqa: E402
 
-ALL = (invalid, absolute_lr, keras_multiplier, collapse, vanishing)
+ALL = (invalid, absolute_lr, keras_multiplier, resume_mismatch, plateau_mode, schedule_length, schedule_not_applied,
+       collapse, vanishing)

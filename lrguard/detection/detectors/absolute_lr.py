@@ -20,6 +20,10 @@ epochs from 0 on), so the verdict comes at the first optimizer step. Why these t
   default 1.0); param-group lrs such as 0.1/1.0 are relative factors of that idiom: never a finding;
 - a schedule still rising at its last probe is a warmup whose end is unseen: undecided. A warmup *factor* of 0.001
   (== a 1e-3 base lr) rises to 1, so it is not LR-like; only the whole schedule decides;
+- a scheduler inside a ``SequentialLR`` drives the lr only until the next milestone (``Schedule.span``): that phase
+  is judged on its own epochs, however healthy the schedulers after it. Its end is known, so a warmup still rising
+  there is decided; it needs an echo (at its peak, at epoch 0, or at epoch ``span`` where ``lr * s / span`` ends),
+  since a low constant multiplier for one phase may be meant;
 - the real lr now must be that small too (<= base x max(0.1, the schedule's peak)): the finding is about the lr
   the run trains with.
 
@@ -34,7 +38,7 @@ with a peak ratio <= ``ECHO_NEEDED_ABOVE`` as well: an lr-range test sweeps far 
 from __future__ import annotations
 
 import math
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 from . import Diagnosis, fmt
 
@@ -81,6 +85,33 @@ def looks_absolute(values: Sequence[float], bases: Sequence[float]) -> Optional[
     return echo or peak <= ECHO_NEEDED_ABOVE
 
 
+def phase_absolute(values: Sequence[float], after: Optional[float], bases: Sequence[float]) -> bool:
+    """Do the multipliers of one SequentialLR phase (its epochs 0..span-1) look like learning rates? ``after``: the
+    function's value at epoch span, where a ramp written as ``s / span`` ends. The next scheduler takes over at the
+    phase's end, so a warmup still rising there is decided; a low constant multiplier for one phase may be meant,
+    so the phase also needs an echo of an optimizer's lr (at its peak, at epoch 0 or where its ramp ends)."""
+    values = _valid_prefix(values)
+    positive_bases = [b for b in bases if b > 0]
+    if not values or not positive_bases or max(bases) >= IDIOM_BASE:
+        return False
+    peak = max(values)
+    peak_echo = any(_close(peak, b) for b in positive_bases)
+    if peak <= 0 or (peak > LR_LIKE and not peak_echo):
+        return False
+    return any(_close(v, b) for v in (peak, values[0], after) if v is not None for b in positive_bases)
+
+
+def _in_phase(schedule, values: List[float]) -> Tuple[List[float], Optional[float]]:
+    """(the probes of the epochs the schedule drives the lr, its value at the first epoch after them or None)."""
+    if schedule.span is None:
+        return values, None
+    epochs = schedule.probe_epochs
+    inside = [v for e, v in zip(epochs, values) if e < schedule.span]
+    n = len(inside)
+    after = values[n] if n < min(len(values), len(epochs)) and epochs[n] == schedule.span else None
+    return inside, after
+
+
 def factors_absolute(values: Sequence[float], bases: Sequence[float]) -> bool:
     """Do these MultiplicativeLR factors (from epoch 0 on; epoch 0's is never applied) look like learning rates?"""
     values = _valid_prefix(values)
@@ -102,13 +133,18 @@ def check(run) -> Optional[Diagnosis]:
             if not schedule.probes:
                 unread = True
             for group, values in enumerate(schedule.probes[: len(bases)]):
-                verdict = looks_absolute(values, bases)
+                values, after = _in_phase(schedule, values)
+                if schedule.span is None:
+                    verdict = looks_absolute(values, bases)
+                else:  # judged on its own phase, however healthy the schedulers after it
+                    verdict = phase_absolute(values, after, bases)
                 unread = unread or verdict is None
                 track = run.groups[group]
                 if verdict and track.lr <= track.base * max(LR_LIKE, *_valid_prefix(values)) * 1.01:
                     return _lambda_diagnosis(schedule, group, values, track, run)
         elif schedule.family == "multiplicative":
             for group, values in enumerate(schedule.probes[: len(bases)]):
+                values, _ = _in_phase(schedule, values)
                 if factors_absolute(values, bases):
                     return _multiplicative_diagnosis(schedule, group, values, run)
     if unread:
@@ -143,17 +179,24 @@ def _lambda_diagnosis(schedule, group: int, values: List[float], track, run):
         return Diagnosis(
             ID, "schedule-bug",
             f"{schedule.kind} returns base_lr * f(epoch) with f an absolute learning rate ({evidence}): the real"
-            f" lr{groups} is {fmt(base * peak)}{squared}.",
+            f" lr{groups} is {fmt(base * peak)}{squared}{_during(schedule)}.",
             f"Make f a multiplier (f(epoch) / {fmt(base)}: {example}, ...), or build the optimizer with lr=1.0.",
-            group=group,
+            group=group, schedule=schedule,
         )
     return Diagnosis(
         ID, "schedule-bug",
         f"{schedule.kind}'s lr_lambda returns absolute learning rates ({evidence}), but {schedule.kind} multiplies"
-        f" them by base_lr: the real lr{groups} is {fmt(base * peak)}{squared}.",
+        f" them by base_lr: the real lr{groups} is {fmt(base * peak)}{squared}{_during(schedule)}.",
         f"Return a multiplier (lr_lambda(epoch) / {fmt(base)}: {example}, ...) or build the optimizer with lr=1.0.",
-        group=group,
+        group=group, schedule=schedule,
     )
+
+
+def _during(schedule) -> str:
+    """Where a SequentialLR phase trains at that lr: ' for the 30 scheduler steps SequentialLR gives it'."""
+    if schedule.span is None or not schedule.within:
+        return ""
+    return f" for the {schedule.span} scheduler steps {schedule.within} gives it, before its next scheduler"
 
 
 def _multiplicative_diagnosis(schedule, group: int, values: List[float], run):
@@ -165,7 +208,7 @@ def _multiplicative_diagnosis(schedule, group: int, values: List[float], run):
         f" current lr by it at every scheduler step: the lr falls from {fmt(base)} to {fmt(base * factor)} after"
         f" one step and {fmt(base * factor * factor)} after two.",
         "Return the per-step factor (e.g. 0.95), or use LambdaLR with a multiplier of the initial lr.",
-        group=group,
+        group=group, schedule=schedule,
     )
 
 

@@ -35,7 +35,7 @@ MIN_STEPS = 20
 
 def check(run) -> Optional[Diagnosis]:
 
-    if run.step < MIN_STEPS or run.has_schedule_bug or any(s.family == "plateau" for s in run.schedules):
+    if run.step < MIN_STEPS or _explained(run) or any(s.family == "plateau" for s in run.schedules):
         return None
     if not run.losses.count and not run.grads:
         return None  # no loss and no gradient seen: steps that train nothing (a scheduler's unit test) stall nothing
@@ -53,6 +53,15 @@ def check(run) -> Optional[Diagnosis]:
     return None
 
 
+# Findings that name a cause of a collapse without explaining the low lr away: it is reported beside them.
+BESIDE = ("schedule-length", "schedule-not-applied")
+
+
+def _explained(run) -> bool:
+    """Has another schedule bug already explained the low lr (a lambda returning lrs, a Keras multiplier, ...)?"""
+    return any(f.category == "schedule-bug" and f.id not in BESIDE for f in run.findings)
+
+
 def _message(run, track, starved: int, seen: int, since: int) -> str:
     base, lr = track.base, track.lr
     drop = "to 0" if lr == 0 else f"{math.log10(base / lr):.1f} orders of magnitude below the base lr {fmt(base)}"
@@ -66,7 +75,11 @@ def _message(run, track, starved: int, seen: int, since: int) -> str:
 
 def _fix(run) -> str:
     kind = run.schedules[-1].kind if run.schedules else None
-    if kind and run.epoch is not None and run.epoch >= 0.5 * run.step:
-        return (f"{kind} looks stepped every batch ({run.epoch} scheduler steps in {run.step} optimizer steps):"
-                " call scheduler.step() once per epoch, or size its step_size/gamma/milestones in batches.")
+    stepped = run.scheduler_steps
+    if kind and stepped is not None and stepped >= 0.5 * run.step:
+        epoch = run.training_epoch()
+        epochs = f" in {epoch + 1} training epochs" if epoch is not None else ""
+        return (f"{kind} looks stepped every batch ({stepped} scheduler steps for {run.step} optimizer steps"
+                f"{epochs}): call scheduler.step() once per epoch, or size its step_size/gamma/milestones in"
+                " batches.")
     return "Check that the schedule's factors do not compound and that it is stepped as often as it was designed for."

@@ -53,7 +53,7 @@ def check(run) -> Optional[Diagnosis]:
                 f" the value as the learning rate itself: the optimizer's lr{groups} went from {fmt(base)} to"
                 f" {_num(value)}.",
                 f"Return the lr (e.g. {_example(schedule.source, base, values, schedule.probe_epochs)}).",
-                group=group,
+                group=group, schedule=schedule,
             )
     return None
 

@@ -36,6 +36,8 @@ FIRST_NORM = 1e-4  # first-layer gradient norm (AUTOTRAINER) ...
 FROZEN = 1e-3  # ... or first-layer update/weight per step < FROZEN x the last layer's
 HEALTHY_LR = 1e-2  # lr now >= min(base lr, peak) * HEALTHY_LR
 FLAT = 0.02  # the loss improves by less than this (relative) between the older and newer halves of the window
+TIME_GAIN = 1e-6  # through time: the gradient reaching a sequence's first step < this x the one at its last ...
+AT_START = 0.05  # ... and the loss no more than this (relative) below the first losses of the run
 
 
 def vanishing(sample) -> bool:
@@ -60,19 +62,61 @@ def check(run) -> Optional[Diagnosis]:
     samples = list(run.grads)[-SAMPLES:]
     if len(samples) < SAMPLES or run.has_schedule_bug:
         return None
-    if not all(vanishing(s) for s in samples) or not _healthy_lr(run):
+    if not all(vanishing(s) for s in samples):
+        return _through_time(run, samples)
+    if not _healthy_lr(run):
         return None
     if run.losses.stalled(tolerance=FLAT) is not True:
         return None
     last = samples[-1]
-    update = f", first-layer update/weight {fmt(last.first_update)} per step" if last.first_update is not None else ""
+    update = ""
+    if last.first_update == 0:
+        update = "; a step leaves the first layer's weights unchanged"
+    elif last.first_update is not None:
+        update = f"; each step moves the first layer's weights by {_short(last.first_update)} of their norm"
     older, newer = run.losses.halves()
     return Diagnosis(
         ID, "vanishing-gradients",
-        f"the loss is flat ({fmt(older)} -> {fmt(newer)}) while the lr is healthy ({fmt(run.groups[0].lr)}), and the"
-        f" first layer's gradient norm is {fmt(last.first_grad)}, {fmt(last.grad_ratio)} of the last layer's"
-        f" ({fmt(last.last_grad)}){update}. This is not a schedule problem.",
+        f"the loss is flat ({fmt(older)} -> {fmt(newer)}) while the lr is healthy ({fmt(run.groups[0].lr)}): the"
+        f" first layer's gradients are {_short(last.grad_ratio)} x the last layer's (gradient norms"
+        f" {_short(last.first_grad)} vs {_short(last.last_grad)}{update}), so the early layers barely learn."
+        " This is not a schedule problem.",
         "Use ReLU-family activations, residual connections or normalization layers, and a suited initialization"
         " (He/Xavier).",
+        severity="warning",
+    )
+
+
+def _short(value: float) -> str:
+    """Two significant digits, read at a glance: 3.4e-12, 0.23, 1.5."""
+    return f"{value:.2g}"
+
+
+def vanishing_in_time(sample) -> bool:
+    """Does this gradient sample show the gradient vanishing through time in a recurrent layer?"""
+    return sample.time_gain is not None and sample.time_gain < TIME_GAIN
+
+
+def _through_time(run, samples) -> Optional[Diagnosis]:
+    """A vanilla RNN whose gradient no longer reaches the start of its sequences, and a loss still where it began."""
+    if not all(vanishing_in_time(s) for s in samples) or not _healthy_lr(run):
+        return None
+    losses = run.losses
+    if losses.count < 2 * losses.head_size or losses.stalled(tolerance=FLAT) is not True:
+        return None  # too few losses to tell the first ones from the recent ones, or still improving
+    start, (_, newer) = losses.initial(), losses.halves()
+    if newer < start - AT_START * abs(start):
+        return None  # it learned something (what the recent steps of a sequence tell)
+    last = samples[-1]
+    return Diagnosis(
+        ID, "vanishing-gradients",
+        f"the loss is flat where it started ({fmt(start)} -> {fmt(newer)}) while the lr is healthy"
+        f" ({fmt(run.groups[0].lr)}): through time, the gradient reaching the first of {last.time_steps} time steps"
+        f" of the recurrent layer is {_short(last.time_gain)} x the one at the last, so nothing the model should"
+        " learn from the start of a sequence reaches its weights. This is not a schedule problem.",
+        "Use nn.LSTM or nn.GRU (their gated state carries the gradient across time steps), or shorter sequences"
+        " (truncated backpropagation through time, with the signal within reach); an orthogonal or identity"
+        " initialization of weight_hh helps a vanilla RNN. Gradient clipping does not: it caps exploding"
+        " gradients and cannot restore vanished ones.",
         severity="warning",
     )

@@ -1,0 +1,194 @@
+"""How a scheduler is stepped against the optimizer it drives, what its parameters say about its length, and the
+epochs of the DataLoaders the training iterates.
+
+Fed at scheduler events (each ``scheduler.step()``), when a DataLoader begins an epoch and when a Keras ``fit``
+begins, never per optimizer step; read by the ``schedule-length`` and ``schedule-not-applied`` detectors. Plain
+numbers only, in bounded space; no framework is imported here.
+"""
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Deque, Dict, List, NamedTuple, Optional, Sequence, Tuple
+
+# What a schedule does once its own step count reaches ``Shape.end``:
+ZERO = "zero"  # the lr ends at ~0 and stays there (linear and polynomial decays, a LambdaLR reaching 0)
+LOW = "low"  # it ends at a fraction of its peak and stays there (LinearLR's end_factor, Keras' alpha)
+CUTS = "cuts"  # its last milestone: the lr was cut there and holds (MultiStepLR, PiecewiseConstantDecay)
+TURNS = "turns"  # a cosine at its minimum: stepped further it rises again (CosineAnnealingLR, HF's cosine)
+STOPS = "stops"  # stepped past its end it raises (OneCycleLR)
+ENDINGS = (ZERO, LOW, CUTS, TURNS, STOPS)
+UNDONE_KEPT = 8  # undone cuts kept per schedule, for the message
+
+
+@dataclass
+class Shape:
+    """What a scheduler's parameters say about the lr it sets, counted in its own steps (PyTorch's last_epoch)."""
+
+    first_change: Optional[int] = None  # the first step whose lr differs from the one before; None: never
+    end: Optional[int] = None  # the step where the schedule ends (see ENDINGS); None: no end known
+    name: str = ""  # the parameter that sets ``end``, as the user wrote it: "T_max=10", "num_training_steps=30"
+    ending: str = ""  # one of ENDINGS ("" for a schedule that ends at its peak: a warmup, ConstantLR)
+    warmup: int = 0  # the steps of its warmup (0: none)
+    end_ratio: float = 1.0  # the lr at its end / its peak
+
+
+@dataclass
+class Stepping:
+    """How one scheduler has been stepped since it was built: in its own steps and in optimizer steps."""
+
+    built_at: int = 0  # the optimizer's step count when the scheduler was built
+    start: int = 0  # the scheduler's own count (last_epoch) then
+    calls: int = 0  # step() calls since
+    position: int = 0  # its own count after the latest call
+    first_at: Optional[int] = None  # the optimizer's step count at the first call
+    last_at: int = 0  # ... at the latest call
+    repeats: int = 0  # calls with no optimizer step since the call before (back-to-back scheduler steps)
+    end_at: Optional[int] = None  # the optimizer's step count when ``position`` reached the shape's end
+    turned_at: Optional[int] = None  # ... when a cosine ("turns") had risen halfway back up after its end
+    follows: bool = False  # its position is the optimizer's own step count plus ``offset`` (Keras schedules)
+    offset: int = 0
+    # schedule-not-applied evidence
+    moved: bool = False  # a call set lrs different from those the call before had set (not a constant schedule)
+    contained: bool = False  # a SequentialLR/ChainedScheduler drives it (its own calls may not come until a milestone)
+    unseen: bool = False  # its class has its own step(), whose calls may bypass the one lrguard counts
+    overridden: int = 0  # consecutive calls before which the optimizer stepped with lrs no scheduler had set
+    override: Optional[Tuple[float, float]] = None  # (lr the optimizer stepped with, lr the schedulers had set)
+    undone: List[Tuple[float, float, float]] = field(default_factory=list)  # (lr it set, cut lr found, lr it set)
+    replaced: Optional[Tuple[str, int, float]] = None  # (name, steps, lr) of an optimizer of the same parameters
+    # that trains while this scheduler's optimizer never steps
+
+    def call(self, opt_step: int, position: int, shape: Optional[Shape]) -> bool:
+        """One ``step()`` call at optimizer step ``opt_step``, after which the scheduler's own count is ``position``.
+        True when it just reached a point the detectors decide on (its end, or halfway back up a cosine)."""
+        if self.calls and opt_step == self.last_at:
+            self.repeats += 1
+        if self.first_at is None:
+            self.first_at = opt_step
+        self.calls += 1
+        self.position, self.last_at = position, opt_step
+        end = shape.end if shape is not None else None
+        if end is None:
+            return False
+        if self.end_at is None and position >= end:
+            self.end_at = opt_step
+            return True
+        if shape.ending == TURNS and self.turned_at is None and position >= end + (end - shape.warmup) / 2:
+            self.turned_at = opt_step
+            return True
+        return False
+
+    def position_at(self, opt_step: int) -> int:
+        """The scheduler's own count at optimizer step ``opt_step`` (for a schedule that follows the optimizer)."""
+        return opt_step + self.offset if self.follows else self.position
+
+    def cut_undone(self, before: float, found: float, after: float) -> bool:
+        """This scheduler had set ``before``; another writer cut it to ``found``; this call set ``after``. True
+        (and kept) when the call undid the cut: the lr went back up most of the way."""
+        if not (0 < found <= 0.9 * before and after >= 1.5 * found and after >= 0.5 * before):
+            return False
+        if len(self.undone) < UNDONE_KEPT:
+            self.undone.append((before, found, after))
+        return True
+
+
+class Plan(NamedTuple):
+    """What a Keras ``fit`` plans: it ends at optimizer step ``end``, after epochs of ``epoch_steps`` steps."""
+
+    end: int
+    epoch_steps: int
+
+
+Snapshot = Dict[int, Tuple[int, int]]  # id(schedule) -> (its calls, its repeats)
+
+
+@dataclass
+class Mark:
+    """A DataLoader began an epoch at optimizer step ``step``; ``schedules``: their calls and repeats then."""
+
+    step: int
+    schedules: Snapshot
+
+
+@dataclass
+class Epoch:
+    """One whole epoch of the training loader: optimizer steps, and per schedule its calls and repeats."""
+
+    steps: int
+    calls: Dict[int, int]
+    repeats: Dict[int, int]
+
+
+@dataclass
+class LoaderTrack:
+    """The epochs one DataLoader began (while this optimizer trained)."""
+
+    key: int
+    length: Optional[int]  # its batches per epoch (len(loader)); None: unknown (an IterableDataset)
+    starts: int = 0
+    first_step: int = 0  # the optimizer step of its first epoch's start
+    marks: Deque[Mark] = field(default_factory=lambda: deque(maxlen=3))
+
+    def whole_epochs(self, now: Optional[Mark] = None) -> List[Epoch]:
+        """Its latest whole epochs (at most 3), oldest first: between consecutive starts, and from the latest start
+        to ``now`` when as many optimizer steps have passed as in the epoch before."""
+        marks = list(self.marks)
+        epochs = [_epoch(a, b) for a, b in zip(marks, marks[1:])]
+        if now is not None and marks and epochs and now.step - marks[-1].step == epochs[-1].steps:
+            epochs.append(_epoch(marks[-1], now))
+        return epochs[-3:]
+
+    def trains(self) -> bool:
+        """Does it look like the training loader: the optimizer stepped in its latest epoch, about once per batch
+        (gradient accumulation: once per up to 16 batches)?"""
+        if len(self.marks) < 2:
+            return False
+        steps = self.marks[-1].step - self.marks[-2].step
+        if steps < 2:
+            return False
+        return self.length is None or self.length / 16 <= steps <= 2 * self.length
+
+
+def _epoch(a: Mark, b: Mark) -> Epoch:
+    """The epoch from ``a`` to ``b``; a schedule built meanwhile counts from 0 (Lightning builds it after the first
+    epoch's loader has begun)."""
+    calls = {k: v[0] - a.schedules.get(k, (0, 0))[0] for k, v in b.schedules.items()}
+    repeats = {k: v[1] - a.schedules.get(k, (0, 0))[1] for k, v in b.schedules.items()}
+    return Epoch(b.step - a.step, calls, repeats)
+
+
+class Epochs:
+    """The DataLoaders iterated while an optimizer trained; the one that drives its steps is its epoch clock."""
+
+    MAX_LOADERS = 4
+
+    def __init__(self) -> None:
+        self.loaders: List[LoaderTrack] = []
+
+    def start(self, key: int, length: Optional[int], step: int, schedules: Sequence) -> None:
+        """DataLoader ``key`` (of ``length`` batches) began an epoch at optimizer step ``step``."""
+        track = next((t for t in self.loaders if t.key == key), None)
+        if track is None:
+            if len(self.loaders) >= self.MAX_LOADERS:
+                self.loaders.remove(min(self.loaders, key=lambda t: t.starts))
+            track = LoaderTrack(key, length, first_step=step)
+            self.loaders.append(track)
+        track.starts += 1
+        track.length = length
+        track.marks.append(Mark(step, snapshot(schedules)))
+
+    def batches(self) -> Optional[int]:
+        """Batches per epoch of the training loader: the clock's, or in the first epoch the first loader's."""
+        clock = self.clock()
+        if clock is not None:
+            return clock.length
+        return self.loaders[0].length if self.loaders else None
+
+    def clock(self) -> Optional[LoaderTrack]:
+        """The training loader: the one that began the most epochs among those that look like it."""
+        tracks = [t for t in self.loaders if t.trains()]
+        return max(tracks, key=lambda t: t.starts) if tracks else None
+
+
+def snapshot(schedules: Sequence) -> Snapshot:
+    return {id(s): (s.stepping.calls, s.stepping.repeats) for s in schedules if s.stepping is not None}

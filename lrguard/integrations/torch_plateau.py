@@ -1,0 +1,92 @@
+"""PyTorch's ReduceLROnPlateau: each ``step(metrics)`` becomes an evaluation of the scheduler's ``PlateauTrace``.
+
+The wrapper reads the param groups' lrs before and after the original ``step`` (a cut: a group's lr went down), the
+value it was given (``float(metrics)``, which the scheduler computed itself), its settings, and the training loss
+lrguard has seen by then; at the first step, the name of what it watches (``plateau_source``). It runs once per
+evaluation (an epoch, usually), never per optimizer step, and then lets the detectors judge.
+"""
+from __future__ import annotations
+
+import sys
+import weakref
+from typing import List, Optional
+
+from torch.optim import lr_scheduler
+
+from ..detection.plateau import PlateauTrace
+from ..detection.training import Schedule
+from ..findings import LRGuardWarning, surfaced
+from .failopen import STATE, internal_error
+from .patches import Patches, argument
+from .plateau_source import watched_name
+from . import torch as adapter
+
+TRAIN_LOSSES = 8  # the training loss at an evaluation: the mean of the latest losses lrguard read
+
+
+def lrguard_observes_plateau_step(wrapped, instance, args, kwargs):
+    """``ReduceLROnPlateau.step(metrics)``: the value, and whether the lr was cut."""
+    before = _lrs(instance) if not STATE.stopped else None
+    result = wrapped(*args, **kwargs)
+    if before is not None and not STATE.stopped:
+        try:
+            _stepped(instance, argument(args, kwargs, 0, "metrics"), before, sys._getframe(1))
+        except LRGuardWarning as error:
+            raise surfaced(error)  # a finding your warning filter (-W error) made an exception: see its note
+        except Exception as exc:
+            internal_error("the ReduceLROnPlateau hook", exc)
+    return result
+
+
+def _lrs(sched) -> Optional[List[Optional[float]]]:
+    try:
+        return [adapter._number(group["lr"]) for group in sched.optimizer.param_groups]
+    except Exception as exc:
+        internal_error("the ReduceLROnPlateau hook", exc)
+        return None
+
+
+def _stepped(sched, metrics, before: List[Optional[float]], frame) -> None:
+    opt = adapter._unwrap(getattr(sched, "optimizer", None))
+    if not isinstance(opt, adapter.Optimizer) or not adapter._hashable(opt) or not adapter._hashable(sched):
+        return
+    value = adapter._number(metrics)
+    if value is None:
+        return
+    watch = adapter._watch(opt)
+    run = watch.run
+    schedule = _schedule_of(sched, run)
+    trace = schedule.plateau
+    if trace is None:
+        trace = schedule.plateau = PlateauTrace(
+            mode=str(getattr(sched, "mode", "min")), patience=int(getattr(sched, "patience", 0)),
+            cooldown=int(getattr(sched, "cooldown", 0)), name=watched_name(frame), first_lr=before[0])
+    after = _lrs(sched) or []
+    cut = any(a is not None and b is not None and a < b for a, b in zip(after, before))
+    watch.checkpoint(opt)  # reads the losses sampled since the last checkpoint (and judges what it has)
+    losses = list(run.losses.recent)[-TRAIN_LOSSES:]
+    trace.add(value, cut, sum(losses) / len(losses) if losses else None, after[0] if after else None)
+    run.check()
+
+
+def _schedule_of(sched, run) -> Schedule:
+    """The ``Schedule`` lrguard made when ``sched`` was built (its latest plateau schedule of that kind not yet
+    tracing another scheduler), or a new one."""
+    known = _traced.get(sched)
+    if known is not None:
+        return known
+    kind = type(sched).__name__
+    schedule = next((s for s in reversed(run.schedules) if s.family == "plateau" and s.kind == kind
+                     and s.plateau is None), None)
+    if schedule is None:
+        schedule = Schedule(kind, "plateau", getattr(sched, "last_epoch", 0))
+        run.add_schedule(schedule)
+    _traced[sched] = schedule
+    return schedule
+
+
+_traced: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # scheduler -> its Schedule
+
+
+def patch(patches: Patches) -> None:
+    patches.wrap(lr_scheduler.ReduceLROnPlateau, "step", lrguard_observes_plateau_step)
