@@ -14,6 +14,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -45,7 +46,10 @@ for script in sys.argv[1:]:
 print("LRGUARD-BATCH" + json.dumps(results))
 """
 
-_ENV = {"TF_CPP_MIN_LOG_LEVEL": "3"}
+
+def _env(env: Optional[dict], tmp: str) -> dict:
+    """The test's environment, quiet TensorFlow, and a temporary folder for what the scripts save (checkpoints)."""
+    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "TMPDIR": tmp, **(env or {})}
 
 
 def expected(script: Path) -> set:
@@ -58,10 +62,9 @@ def expected(script: Path) -> set:
 
 def run_scenario(script: Path, timeout: float = 300, env: Optional[dict] = None):
     """One script in a fresh interpreter: (findings as dicts, the completed process)."""
-    proc = subprocess.run(
-        [sys.executable, "-c", _CODE, str(script)], capture_output=True, text=True, timeout=timeout,
-        env={**os.environ, **_ENV, **(env or {})}, cwd=script.parent,
-    )
+    with tempfile.TemporaryDirectory() as tmp:
+        proc = subprocess.run([sys.executable, "-c", _CODE, str(script)], capture_output=True, text=True,
+                              timeout=timeout, env=_env(env, tmp), cwd=script.parent)
     line = next((l for l in proc.stdout.splitlines() if l.startswith("LRGUARD-FINDINGS")), None)
     assert proc.returncode == 0 and line, f"{script.name} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     return json.loads(line[len("LRGUARD-FINDINGS"):]), proc
@@ -74,8 +77,9 @@ def run_batch(scripts: Sequence[Path], env: Optional[dict] = None, preamble: str
     ``preamble`` runs first (e.g. a framework imported before lrguard). A script that raises gets its traceback as
     its stderr and ``None`` as findings; the others still run.
     """
-    proc = subprocess.run([sys.executable, "-c", _BATCH.format(preamble=preamble), *map(str, scripts)],
-                          capture_output=True, text=True, timeout=timeout, env={**os.environ, **_ENV, **(env or {})})
+    with tempfile.TemporaryDirectory() as tmp:
+        proc = subprocess.run([sys.executable, "-c", _BATCH.format(preamble=preamble), *map(str, scripts)],
+                              capture_output=True, text=True, timeout=timeout, env=_env(env, tmp))
     line = next((l for l in proc.stdout.splitlines() if l.startswith("LRGUARD-BATCH")), None)
     assert proc.returncode == 0 and line, f"the batch failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     results = json.loads(line[len("LRGUARD-BATCH"):])

@@ -338,3 +338,39 @@ def test_keras_restored_optimizer_traps(change, epoch, lr):
     run = keras_run(**fields)
     run.add_schedule(lrs_callback(epoch, lr))
     assert resume_mismatch.check(run) is None
+
+
+# -- what a ReduceLROnPlateau watches, by name (from the source of the call to step) ------------------------------
+class Plateau:
+    """Stands for a scheduler: its ``step`` reads the name the way lrguard's wrapper does (from its caller)."""
+
+    def step(self, metrics=None, epoch=None):
+        import sys
+
+        from lrguard.integrations.plateau_source import watched_name
+
+        return watched_name(sys._getframe(1))
+
+
+def test_the_name_is_the_expression_given_to_step():
+    scheduler, val_acc, stats = Plateau(), 0.5, {"f1": 0.3}
+    assert scheduler.step(val_acc) == "val_acc"
+    assert scheduler.step(stats["f1"]) == "stats['f1']"
+    assert scheduler.step(metrics=-val_acc) == "-val_acc"
+    assert scheduler.step(
+        100.0 * val_acc,
+    ) == "100.0 * val_acc"
+
+
+def test_the_name_follows_a_parameter_passed_on_to_step():
+    scheduler = Plateau()
+
+    class Wrapper:
+        def step(self, epoch, val_metric=None):
+            return scheduler.step(val_metric)
+
+    def validate_and_step(wrapper, top1_accuracy):
+        return wrapper.step(3, top1_accuracy)
+
+    assert validate_and_step(Wrapper(), 0.7) == "top1_accuracy"
+    assert Wrapper().step(1, val_metric=0.2) == "val_metric"  # the caller passes a name that says nothing more

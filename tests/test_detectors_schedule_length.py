@@ -237,11 +237,16 @@ def test_any_schedule_that_drove_the_lr_to_exactly_zero_long_before_the_end():
                   milestones([5, 8])), dict(per="epoch")),
     (lambda: Loop("LinearLR", Shape(1, 10, "total_iters=10", LOW, end_ratio=0.1),
                   lambda e: 1 - 0.09 * min(e, 10)), dict(per="epoch")),
+    (lambda: Loop("MultiStepLR", Shape(2, 4, "milestones=[2, 4]", CUTS, end_ratio=0.01), milestones([2, 4])),
+     dict(per="epoch", epochs=50)),  # two early cuts, then a long tail: a plan, stepped per epoch
+    (lambda: Loop("MultiStepLR", Shape(60, 90, "milestones=[60, 90]", CUTS, end_ratio=0.01),
+                  milestones([60, 90])), dict(epochs=40)),  # in batches, after the first epoch
     (lambda: Loop("CosineAnnealingWarmRestarts", None, lambda e: cosine(7)(e % 7)), dict()),
     (lambda: Loop("CyclicLR", None, lambda e: 0.1 + 0.9 * abs((e % 20) - 10) / 10), dict()),
 ], ids=["cosine-per-epoch", "cosine-per-step", "onecycle-per-step", "onecycle-step-budget", "cosine-early-stop",
         "hf-linear", "smoke-test", "warmup-stable-decay", "constant-after-warmup", "multistep-per-epoch",
-        "linear-decay-per-epoch", "warm-restarts", "cyclic"])
+        "linear-decay-per-epoch", "multistep-early-cuts-per-epoch", "multistep-in-batches", "warm-restarts",
+        "cyclic"])
 def test_healthy_schedules_give_nothing(loop, kwargs):
     loop = loop()
     found = loop.train(epochs=kwargs.pop("epochs", 10), batches=30, **kwargs)
@@ -255,6 +260,20 @@ def test_per_micro_batch_stepping_of_a_length_in_micro_batches_is_quiet():
     assert not per_micro.train(epochs=10, batches=32, accumulate=4)
     per_step = Loop(shape=Shape(1, 10 * 8, "T_max=80", TURNS, end_ratio=0.0), fn=cosine(80))
     assert not per_step.train(epochs=10, batches=32, accumulate=4, per="step")
+
+
+def test_two_training_loaders_per_epoch_are_not_double_stepping():
+    """A multi-task epoch: two loaders of 32 batches one after the other, the scheduler stepped every batch."""
+    loop = Loop(shape=Shape(1, 10 * 64, "T_max=640", TURNS, end_ratio=0.0), fn=cosine(640))
+    found = []
+    for _ in range(4):
+        for key in (1, 2):
+            loop.epoch_start(32, key=key)
+            found += loop.check()
+            for _ in range(32):
+                loop.optimizer_step()
+                loop.scheduler_step()
+    assert not found + loop.end()
 
 
 def test_a_validation_loader_is_not_the_epoch_clock():
@@ -295,14 +314,19 @@ def test_constant_scheduler_of_a_recreated_optimizer_is_quiet():
     assert not loop.check()
 
 
-def _overridden(loop, calls: int, streak: int) -> None:
+def _overridden(loop, calls: int, streak: int, scale: float = None) -> None:
+    """``calls`` scheduler steps of a cosine, the last ``streak`` of them after an optimizer step at another lr: 0.1,
+    or ``scale`` x the schedule's."""
     stepping = loop.schedule.stepping
     for call in range(calls):
         loop.optimizer_step()
         stepping.call(loop.run.step, call + 1, None)
         stepping.moved = True
-        stepping.overridden = stepping.overridden + 1 if call >= calls - streak else 0
-        stepping.override = (0.1, 0.05)
+        scheduled = 0.1 * cosine(calls)(call)
+        if call >= calls - streak:
+            stepping.overridden_call(0.1 if scale is None else scale * scheduled, scheduled)
+        else:
+            stepping.overridden_call(None, 0.0)
 
 
 def test_lr_overridden_before_every_step_is_caught_at_the_end():
@@ -311,13 +335,19 @@ def test_lr_overridden_before_every_step_is_caught_at_the_end():
     assert not loop.check()  # decided at the end of the run only
     assert ids(loop.end()) == {NOT_APPLIED}
     assert "for its last 40 steps the optimizer trained at lrs it had not set (lr 0.1 where the schedule had set" \
-        " 0.05)" in loop.findings(NOT_APPLIED)[0].message
+        " 0.0001541)" in loop.findings(NOT_APPLIED)[0].message
 
 
 def test_hand_written_warmup_that_hands_over_is_quiet():
     loop = Loop("CosineAnnealingLR", Shape(1, 100, "T_max=100", TURNS))
     _overridden(loop, 100, 0)
-    loop.schedule.stepping.override = (0.1, 0.05)
+    assert not loop.end()
+
+
+def test_per_layer_factors_on_top_of_the_schedule_are_quiet():
+    """Layer-wise lr decay: every step, each group's lr is set to the schedule's times a constant factor."""
+    loop = Loop("CosineAnnealingLR", Shape(1, 100, "T_max=100", TURNS))
+    _overridden(loop, 40, 40, scale=0.65)
     assert not loop.end()
 
 

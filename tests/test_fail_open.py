@@ -20,6 +20,8 @@ import torch
 import lrguard
 import lrguard.detection.history
 import lrguard.integrations.torch as adapter
+import lrguard.integrations.torch_schedules as torch_schedules
+import lrguard.detection.stepping
 import lrguard.detection.registry
 import lrguard.detection.training
 import lrguard.detection.series
@@ -47,6 +49,9 @@ def _faults():
     points += [(f"torch adapter {name}", adapter, name) for name in
                ("_watch", "_hot_watch", "_took_backward", "_scaled", "_capturing", "_family", "_unwrap", "_number",
                 "_stacked", "probe_functions", "function_sites", "user_site")]
+    points += [(f"torch_schedules {name}", torch_schedules, name) for name in ("scheduler_built", "shape_of")]
+    points += [(f"_Stepper.{name}", torch_schedules._Stepper, name) for name in ("enter", "leave")]
+    points += [("Stepping.call", lrguard.detection.stepping.Stepping, "call")]
     return points
 
 

@@ -238,6 +238,25 @@ def test_keras_behaves_exactly_as_without_lrguard():
     assert plain["two-argument"][1][0]["learning_rate"] == pytest.approx([0.009, 0.0081, 0.00729])
 
 
+def _missing_metric_warnings():
+    X, y = data(n=32)
+    model = compiled()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(X, y, epochs=1, verbose=0, callbacks=[keras.callbacks.ReduceLROnPlateau(monitor="val_loss")])
+    return [(w.category, str(w.message), w.filename.replace("\\", "/").rsplit("/", 1)[-1], w.lineno)
+            for w in caught if "conditioned on metric" in str(w.message)]
+
+
+def test_keras_warnings_name_the_line_keras_names():
+    """ReduceLROnPlateau warns about a missing metric with ``stacklevel=2``: Keras' callback list, not lrguard."""
+    guarded = _missing_metric_warnings()
+    lrguard.uninstall()
+    plain = _missing_metric_warnings()
+    assert [w[2] for w in plain] == ["callback_list.py"]
+    assert guarded == plain
+
+
 def test_uninstall_restores_the_originals_and_install_wraps_them_again():
     from keras.src.callbacks.callback_list import CallbackList
     from keras.src.callbacks.learning_rate_scheduler import LearningRateScheduler

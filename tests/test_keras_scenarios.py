@@ -2,7 +2,7 @@
 
 Keras 3 on TensorFlow: one script of each kind of the acceptance set runs alone as its harness runs it (``python -c
 "import lrguard; runpy.run_path(script)"``, a fresh interpreter each), the others (any new script too) in batches of
-a few per interpreter, lrguard reset between them; scored like the PyTorch set (``assert_scored``): the right id
+up to 30 per interpreter, lrguard reset between them; scored like the PyTorch set (``assert_scored``): the right id
 for each bug, no finding of the other category, nothing at all for healthy runs. Keras 3 on torch
 (``KERAS_BACKEND=torch``) and legacy Keras 2 (``tf_keras``, ``TF_USE_LEGACY_KERAS=1``) run a subset of the same
 scripts in one process per backend (TensorFlow and torch are slow to import), with the framework imported *before*
@@ -19,11 +19,10 @@ from scenario_runner import SCENARIOS, assert_scored, batch_result, run_scenario
 SCRIPTS = sorted((SCENARIOS / "keras").glob("*.py"))
 KERAS = SCENARIOS / "keras"
 # the kinds of the acceptance set run one process each, as the harness runs them; the rest share processes
-ALONE = {"seed_fixed", "bug_multiplier", "collapse_compounding_factor", "vanishing_deep_sigmoid"}
-BATCHES = split([s for s in SCRIPTS if s.stem not in ALONE], size=8)
+ALONE = {"seed_fixed", "bug_multiplier", "vanishing_deep_sigmoid"}
+BATCHES = split([s for s in SCRIPTS if s.stem not in ALONE], size=30)
 PARAMS = [pytest.param(s, None, id=s.stem) for s in SCRIPTS if s.stem in ALONE] + [
-    pytest.param(s, i, id=s.stem, marks=pytest.mark.xdist_group(f"keras-scenarios-{i}"))
-    for i, batch in enumerate(BATCHES) for s in batch]
+    pytest.param(s, i, id=s.stem) for i, batch in enumerate(BATCHES) for s in batch]
 # one of each kind for the other backends (Keras 3 on torch runs a step several times slower: fewer there)
 TORCH_BACKEND = ["bug_multiplier", "collapse_compounding_factor", "vanishing_deep_sigmoid",
                  "healthy_plateau_beside_schedule", "resume_initial_epoch_schedule_object"]
@@ -52,8 +51,8 @@ OTHER_BACKENDS = {
 
 
 @pytest.mark.parametrize("backend, name", [
-    pytest.param(backend, name, id=f"{backend}-{name}", marks=pytest.mark.xdist_group(f"keras-{backend}"))
-    for backend, (_, _, names) in OTHER_BACKENDS.items() for name in names])
+    pytest.param(backend, name, id=f"{backend}-{name}") for backend, (_, _, names) in OTHER_BACKENDS.items()
+    for name in names])
 def test_other_backends(backend, name):
     preamble, env, names = OTHER_BACKENDS[backend]
     script = KERAS / f"{name}.py"

@@ -91,6 +91,10 @@ def tiny_loop(kind: str):
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: 0.999 ** i)  # updates the tensor in place
     elif kind == "tensor lr, replaced every step":
         opt = torch.optim.Adam(model.parameters(), lr=torch.tensor(1e-3))
+    elif kind == "vanilla rnn":  # measured through time after each gradient sample
+        rnn, head = nn.RNN(16, 32, batch_first=True), nn.Linear(32, 4)
+        model = lambda xb: head(rnn(xb.unsqueeze(1).expand(-1, 12, -1))[0][:, -1])  # noqa: E731
+        opt = torch.optim.SGD([*rnn.parameters(), *head.parameters()], lr=0.05)
     else:
         raise ValueError(kind)
     n = [0]
@@ -121,7 +125,8 @@ def test_the_recorder_sees_lrguards_host_reads():
     assert [(name, where) for name, where, _ in recorder.calls] == [("__float__", "_number")]
 
 
-@pytest.mark.parametrize("kind", ["sgd", "per-batch schedule", "tensor lr", "tensor lr, replaced every step"])
+@pytest.mark.parametrize("kind", ["sgd", "per-batch schedule", "tensor lr", "tensor lr, replaced every step",
+                                  "vanilla rnn"])
 def test_steady_state_steps_read_the_device_only_at_checkpoints(armed, kind):
     opt, step = tiny_loop(kind)
     for _ in range(200):  # past the dense start (every loss sampled, doubling checkpoint intervals)

@@ -41,7 +41,7 @@ def _classes():
     from torch.amp.grad_scaler import GradScaler
     from torch.optim import lr_scheduler, swa_utils
 
-    classes = {torch.Tensor, GradScaler}
+    classes = {torch.Tensor, GradScaler, torch.nn.RNN}
     for module in (torch.optim, lr_scheduler, swa_utils):
         classes.update(v for v in vars(module).values() if isinstance(v, type))
     return sorted(classes, key=lambda c: (c.__module__, c.__qualname__))
@@ -195,6 +195,76 @@ def test_pickle_deepcopy_and_state_dict_round_trips_are_identical():
     guarded = _round_trips()
     for key in plain:
         assert _deep_equal(plain[key], guarded[key]), key
+
+
+def _wrapped_methods():
+    """Bound and unbound methods of classes lrguard wraps, pickled, copied and deep-copied as Python does them."""
+    torch.manual_seed(0)
+    model = torch.nn.Linear(2, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(opt)
+    step_lr = StepLR(opt, 2)
+    loader = torch.utils.data.DataLoader(list(range(4)), batch_size=2)
+    leaf = torch.ones(2, requires_grad=True)  # (a loss, not a leaf, refuses deepcopy with or without lrguard)
+    bound = {"plateau.step": plateau.step, "opt.load_state_dict": opt.load_state_dict,
+             "step_lr._update_lr": step_lr._update_lr, "step_lr.load_state_dict": step_lr.load_state_dict,
+             "tensor.backward": leaf.backward, "loader.__iter__": loader.__iter__}
+    unbound = {"ReduceLROnPlateau.step": torch.optim.lr_scheduler.ReduceLROnPlateau.step,
+               "Optimizer.__init__": torch.optim.Optimizer.__init__, "Tensor.backward": torch.Tensor.backward}
+    result = {}
+    for name, method in bound.items():
+        holder = {"owner": method.__self__, "callback": method}
+        copied = copy.deepcopy(holder)
+        unpickled = pickle.loads(pickle.dumps(method))
+        result[name] = (unpickled.__name__, type(unpickled.__self__).__name__, inspect.ismethod(unpickled),
+                        copy.copy(method) == method, copied["callback"].__self__ is copied["owner"],
+                        copied["callback"].__func__ is method.__func__)
+    for name, function in unbound.items():
+        result[name] = (pickle.loads(pickle.dumps(function)).__qualname__, copy.copy(function) is function,
+                        copy.deepcopy(function) is function)
+    plateau_copy = pickle.loads(pickle.dumps(plateau.step))
+    plateau_copy(1.0)  # the unpickled bound method works on its unpickled scheduler
+    result["unpickled plateau stepped"] = plateau_copy.__self__.last_epoch
+    return result
+
+
+def test_wrapped_methods_pickle_and_copy_as_the_originals():
+    """``copy.deepcopy`` of an object keeping ``scheduler.step`` as a callback, ``pickle`` of ``loss.backward``..."""
+    with without_lrguard():
+        plain = _wrapped_methods()
+    guarded = _wrapped_methods()
+    assert guarded == plain
+
+
+def _warned_at(fn) -> list:
+    outcome = observe(fn)
+    assert outcome.error is None, outcome.error
+    return [w for w in outcome.warnings if not issubclass(w[0], lrguard.LRGuardWarning)]
+
+
+def _plateau_with_epoch():
+    opt = torch.optim.SGD(torch.nn.Linear(2, 1).parameters(), lr=0.1)
+    torch.optim.lr_scheduler.ReduceLROnPlateau(opt).step(1.0, 3)  # torch's EPOCH_DEPRECATION_WARNING, stacklevel=2
+
+
+def _plateau_error():
+    opt = torch.optim.SGD(torch.nn.Linear(2, 1).parameters(), lr=0.1)
+    try:
+        torch.optim.lr_scheduler.ReduceLROnPlateau(opt).step("not a number")
+    except ValueError as exc:
+        return [(f.name, f.line) for f in __import__("traceback").extract_tb(exc.__traceback__)]
+
+
+def test_framework_warnings_and_tracebacks_name_the_users_line():
+    """A torch warning with ``stacklevel=2`` inside a wrapped method names the line that called it, as without
+    lrguard (not lrguard's wrapper); a traceback through it gains lrguard's one wrapper frame, nothing else."""
+    with without_lrguard():
+        plain_warnings, plain_frames = _warned_at(_plateau_with_epoch), _plateau_error()
+    guarded_warnings, guarded_frames = _warned_at(_plateau_with_epoch), _plateau_error()
+    assert [w[2] for w in plain_warnings] == ["test_transparency.py"]
+    assert guarded_warnings == plain_warnings
+    assert [f for f in guarded_frames if f[0] != "lrguard_observes_plateau_step"] == plain_frames
+    assert len(guarded_frames) == len(plain_frames) + 1
 
 
 # -- user subclasses ------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ TURNS = "turns"  # a cosine at its minimum: stepped further it rises again (Cosi
 STOPS = "stops"  # stepped past its end it raises (OneCycleLR)
 ENDINGS = (ZERO, LOW, CUTS, TURNS, STOPS)
 UNDONE_KEPT = 8  # undone cuts kept per schedule, for the message
+_INFINITE = float("inf")
 
 
 @dataclass
@@ -54,29 +55,61 @@ class Stepping:
     unseen: bool = False  # its class has its own step(), whose calls may bypass the one lrguard counts
     overridden: int = 0  # consecutive calls before which the optimizer stepped with lrs no scheduler had set
     override: Optional[Tuple[float, float]] = None  # (lr the optimizer stepped with, lr the schedulers had set)
+    diverged: int = 0  # calls of the streak at which the two lrs' ratio changed (not a constant scaling)
     undone: List[Tuple[float, float, float]] = field(default_factory=list)  # (lr it set, cut lr found, lr it set)
     replaced: Optional[Tuple[str, int, float]] = None  # (name, steps, lr) of an optimizer of the same parameters
     # that trains while this scheduler's optimizer never steps
+    next_mark: float = 0  # the next position at which ``call`` looks closer (its end, a cosine's turn)
 
     def call(self, opt_step: int, position: int, shape: Optional[Shape]) -> bool:
         """One ``step()`` call at optimizer step ``opt_step``, after which the scheduler's own count is ``position``.
         True when it just reached a point the detectors decide on (its end, or halfway back up a cosine)."""
-        if self.calls and opt_step == self.last_at:
+        if opt_step == self.last_at and self.calls:
             self.repeats += 1
-        if self.first_at is None:
+        elif self.first_at is None:
             self.first_at = opt_step
         self.calls += 1
         self.position, self.last_at = position, opt_step
+        if position < self.next_mark:
+            return False  # the common case: nothing to decide yet
+        return self._marked(opt_step, position, shape)
+
+    def _marked(self, opt_step: int, position: int, shape: Optional[Shape]) -> bool:
+        """At or past ``next_mark``: has it reached its end, or risen halfway back up a cosine? Sets the next mark."""
         end = shape.end if shape is not None else None
+        self.next_mark = _INFINITE
         if end is None:
             return False
-        if self.end_at is None and position >= end:
+        if self.end_at is None:
+            if position < end:
+                self.next_mark = end
+                return False
             self.end_at = opt_step
+            if shape.ending == TURNS:
+                self.next_mark = end + (end - shape.warmup) / 2
             return True
-        if shape.ending == TURNS and self.turned_at is None and position >= end + (end - shape.warmup) / 2:
+        if shape.ending == TURNS and self.turned_at is None:
+            turn = end + (end - shape.warmup) / 2
+            if position < turn:
+                self.next_mark = turn
+                return False
             self.turned_at = opt_step
             return True
         return False
+
+    def overridden_call(self, trained: Optional[float], scheduled: float) -> None:
+        """Before this call the optimizer stepped with lr ``trained`` where the schedulers had set ``scheduled``
+        (``trained`` None: it stepped with theirs). A streak of such calls in which the ratio of the two keeps
+        changing is an override; a constant ratio is the schedule scaled (per-layer factors applied on top)."""
+        if trained is None:
+            self.overridden = self.diverged = 0
+            self.override = None
+            return
+        last = self.override
+        if last is not None and scheduled > 0 and last[1] > 0 and not _close(trained / scheduled, last[0] / last[1]):
+            self.diverged += 1
+        self.overridden += 1
+        self.override = (trained, scheduled)
 
     def position_at(self, opt_step: int) -> int:
         """The scheduler's own count at optimizer step ``opt_step`` (for a schedule that follows the optimizer)."""
@@ -97,6 +130,10 @@ class Plan(NamedTuple):
 
     end: int
     epoch_steps: int
+
+
+def _close(a: float, b: float) -> bool:
+    return abs(a - b) <= 1e-6 * max(abs(a), abs(b))
 
 
 Snapshot = Dict[int, Tuple[int, int]]  # id(schedule) -> (its calls, its repeats)

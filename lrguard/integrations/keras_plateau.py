@@ -10,14 +10,18 @@ import math
 from ..detection.plateau import PlateauTrace
 from .failopen import STATE
 from .keras_common import _attach, _get, _schedule_of, _sites, guarded, watch_of
-from .patches import argument
+from .patches import argument, from_callers_line, hide_inner_wrappers
 
 
 def observer(ops, where: str):
     """The wrapper of ``ReduceLROnPlateau.on_epoch_end`` for the backend ``ops`` reads through."""
     def lrguard_observes_plateau_callback(wrapped, instance, args, kwargs):
         before = guarded(where, _before, instance, ops) if not STATE.stopped else None
-        result = wrapped(*args, **kwargs)
+        try:
+            result = from_callers_line()(wrapped, args, kwargs)  # Keras' missing-metric warning names its caller
+        except BaseException as exc:
+            hide_inner_wrappers(exc)
+            raise
         if before is not None and not STATE.stopped:
             guarded(where, _after, instance, ops, before, argument(args, kwargs, 1, "logs"))
         return result

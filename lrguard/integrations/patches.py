@@ -5,10 +5,18 @@ A wrapper has wrapt's signature, ``wrapper(wrapped, instance, args, kwargs)``: i
 binds correctly for functions, methods, classmethods and staticmethods, and keeps the original's ``__name__``,
 ``__qualname__``, ``__doc__``, ``__module__``, ``__wrapped__`` and ``inspect.signature``. Name each wrapper for
 what lrguard does there (``lrguard_observes_...``): it is the one frame lrguard adds to a traceback raised
-inside the wrapped call (``hide_inner_wrappers`` where wrapped calls nest).
+inside the wrapped call (``hide_inner_wrappers`` where wrapped calls nest). A wrapper around a method that warns with
+``stacklevel=2`` (its caller's line) runs the original through ``from_callers_line()``, so that the warning still
+names the caller's line, not the wrapper.
 """
 from __future__ import annotations
 
+import copy
+import os
+import sys
+import types
+import weakref
+from functools import lru_cache
 from typing import Any, Callable, List, Tuple
 
 import wrapt
@@ -16,6 +24,51 @@ import wrapt
 Wrapper = Callable[[Callable, Any, tuple, dict], Any]
 
 _WRAPPER_CODES: set = set()  # the code of every wrapper ever applied (see hide_inner_wrappers)
+_CALLER_LINES: "weakref.WeakSet[types.CodeType]" = weakref.WeakSet()  # codes made by from_callers_line
+_WRAPT_DIR = os.path.dirname(wrapt.__file__) + os.sep  # as imported: the prefix of its code's file names
+_CALL = next(c for c in compile("def lrguard_calls_from_your_line(wrapped, args, kwargs): "
+                                "return wrapped(*args, **kwargs)", "<lrguard>", "exec").co_consts
+             if isinstance(c, types.CodeType))  # one line: every instruction reads as co_firstlineno
+
+
+class _BoundWrapper(wrapt.BoundFunctionWrapper):
+    """A wrapped method read on an instance or a class: pickled, copied and deep-copied as Python does a bound method
+    (``getattr(instance, name)``) or a function read on its class (a reference): wrapt's proxies refuse all three."""
+
+    __slots__ = ()
+
+    def __reduce_ex__(self, protocol):
+        instance = self._self_instance
+        return getattr, (self._self_owner if instance is None else instance, self.__name__)
+
+    def __reduce__(self):
+        return self.__reduce_ex__(2)
+
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        instance = self._self_instance
+        return self if instance is None else getattr(copy.deepcopy(instance, memo), self.__name__)
+
+
+class _Wrapper(wrapt.FunctionWrapper):
+    """What ``Patches.wrap`` sets on the class; read there raw (``vars(cls)[name]``), a reference to ``cls.name``."""
+
+    __slots__ = ()
+    __bound_function_wrapper__ = _BoundWrapper
+
+    def __reduce_ex__(self, protocol):
+        return getattr, (self._self_lrguard_owner, self.__name__)
+
+    def __reduce__(self):
+        return self.__reduce_ex__(2)
+
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
 
 
 class Patches:
@@ -26,7 +79,7 @@ class Patches:
         self._handles: List[Any] = []
 
     def wrap(self, owner: type, name: str, wrapper: Wrapper) -> None:
-        """Replace ``owner.name`` by a ``wrapt.FunctionWrapper`` of it that calls ``wrapper``.
+        """Replace ``owner.name`` by a ``wrapt.FunctionWrapper`` of it (``_Wrapper``) that calls ``wrapper``.
 
         The original is the raw class attribute (a function, ``classmethod`` or ``staticmethod`` object), found
         on ``owner`` or the first base class that defines it, as Python's attribute lookup does.
@@ -38,7 +91,9 @@ class Patches:
                 break
         else:
             raise AttributeError(f"{owner.__qualname__} has no attribute {name!r}")
-        setattr(owner, name, wrapt.FunctionWrapper(original, wrapper))
+        wrapped = _Wrapper(original, wrapper)
+        wrapped._self_lrguard_owner = owner  # (on wrapt's proxy itself, for pickling: see _Wrapper)
+        setattr(owner, name, wrapped)
         code = getattr(wrapper, "__code__", None)
         if code is not None:
             _WRAPPER_CODES.add(code)
@@ -76,9 +131,39 @@ def hide_inner_wrappers(exc: BaseException) -> None:
     try:
         tb = exc.__traceback__
         while tb is not None and tb.tb_next is not None:
-            if tb.tb_next.tb_frame.f_code in _WRAPPER_CODES:
+            code = tb.tb_next.tb_frame.f_code
+            if code in _WRAPPER_CODES or code in _CALLER_LINES:
                 tb.tb_next = tb.tb_next.tb_next
             else:
                 tb = tb.tb_next
     except Exception:  # a traceback Python would not let lrguard edit: left as it is
         pass
+
+
+def from_callers_line() -> Callable[[Callable, tuple, dict], Any]:
+    """``call(wrapped, args, kwargs)``, for the wrapper that calls this, to run its original from a frame that reads
+    as the line that called the wrapper: that line's file, number and module globals.
+
+    A ``warnings.warn(..., stacklevel=2)`` inside the original then names the user's line, and is filtered and
+    de-duplicated for the user's module, exactly as without lrguard (called directly, it would name the wrapper).
+    Call it in the wrapper itself (``from_callers_line()(wrapped, args, kwargs)``); ``hide_inner_wrappers`` leaves
+    the frame it adds out of tracebacks.
+    """
+    try:
+        caller = sys._getframe(2)  # 0: here, 1: the wrapper; wrapt's C wrappers add no frame, its Python ones do
+        while caller.f_back is not None and caller.f_code.co_filename.startswith(_WRAPT_DIR):
+            caller = caller.f_back
+        return types.FunctionType(_call_at(caller.f_code.co_filename, caller.f_lineno), caller.f_globals)
+    except Exception:  # no Python caller (called from C at the bottom of a thread): a plain call
+        return _plain_call
+
+
+def _plain_call(wrapped, args, kwargs):
+    return wrapped(*args, **kwargs)
+
+
+@lru_cache(maxsize=1024)
+def _call_at(filename: str, lineno: int) -> types.CodeType:
+    code = _CALL.replace(co_filename=filename, co_firstlineno=lineno)
+    _CALLER_LINES.add(code)
+    return code

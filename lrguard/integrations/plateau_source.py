@@ -26,23 +26,25 @@ def watched_name(frame) -> Optional[str]:
     is passed for its caller's trainer monitor); else the innermost name found.
     """
     first = None
+    linked = True  # this frame's call passes the value on (the caller of step, or of a user function passing it)
     parameter = None  # (index, name) of the parameter the last user frame passed on to ``step``
     try:
         for _ in range(MAX_FRAMES):
             if frame is None:
                 break
             top = (frame.f_globals.get("__name__") or "").partition(".")[0]
-            if top not in _OURS:
-                if top in FRAMEWORKS:
-                    name, parameter = _monitor_local(frame), None
-                else:
-                    node = _argument(_call_of(frame), parameter)
-                    name = _text(node)
-                    parameter = _parameter_of(frame, node)
-                if name:
-                    if direction_of(name):
-                        return name
-                    first = first or name
+            name = None
+            if top in FRAMEWORKS and top not in _OURS:
+                name, linked = _monitor_local(frame), False
+            elif top not in _OURS and linked:
+                node = _argument(_call_of(frame), parameter)
+                name = _text(node)
+                parameter = _parameter_of(frame, node)
+                linked = parameter is not None
+            if name:
+                if direction_of(name):
+                    return name
+                first = first or name
             frame = frame.f_back
     except Exception:
         pass

@@ -65,7 +65,6 @@ def _number(value) -> Optional[float]:
 
 _cuda_initialized = torch.cuda.is_initialized
 _INF = math.inf
-_Tensor, _float32 = torch.Tensor, torch.float32
 
 
 def _capturing() -> bool:
@@ -92,10 +91,10 @@ class _Watch:
         self.last_lrs: list = []
         self.tensor_lrs = False
         self.schedulers: List[weakref.ref] = []
-        self.losses: list = []  # losses not observed yet: floats (read already) or detached scalar tensors
+        self.losses: list = []  # detached scalar tensors not read yet
         self.grads: list = []  # (step, (first kept, last kept), norms, RNN measurement meta or None) not read yet
         self.before = None  # (step, first, last, first clone, last clone) between pre- and post-step
-        self.pending = None  # (values on host, event, queued values, losses count, grads meta) of a CUDA read in flight
+        self.pending = None  # (values tensor on host, event, losses count, grads meta) of a CUDA read in flight
         self.next_loss, self.next_grad = 1, 2
         self.next_check = 1
 
@@ -121,13 +120,11 @@ class _Watch:
                 break
 
     def take_loss(self, loss, scale=None) -> None:
-        """``loss``: the last ``backward()``'s loss, already read (a float32 CPU one) or as a detached one-element
-        tensor; ``scale``: the GradScaler scale it was multiplied by, if it was."""
+        """``loss``: the detached one-element tensor of the last ``backward()``; ``scale``: the GradScaler scale
+        it was multiplied by, if it was."""
         step = self.run.step
         self.next_loss = step + (1 if step < LOSS_DENSE_STEPS else LOSS_EVERY)
-        if type(loss) is float:
-            self.losses.append(loss)
-        elif loss.is_floating_point() or loss.is_complex():
+        if loss.is_floating_point() or loss.is_complex():
             if isinstance(scale, torch.Tensor):
                 value = loss.reshape(()).float()
                 value = value / scale.reshape(()).to(value.device)  # the loss GradScaler.scale multiplied
@@ -193,32 +190,27 @@ class _Watch:
         """Read the queued device values: now on CPU, once their copy has landed on CUDA (while a copy is in
         flight, the values queued since wait for the next checkpoint rather than for the device)."""
         if self.pending is not None:
-            host, event, queued, n_losses, meta = self.pending
+            host, event, n_losses, meta = self.pending
             if final:
                 event.synchronize()
             if final or event.query():
                 self.pending = None
-                self._observe(_merged(queued, host.tolist()), n_losses, meta)
+                self._observe(host.tolist(), n_losses, meta)
         if not (self.losses or self.grads):
             return
         if self.pending is not None and len(self.losses) + len(self.grads) < DEFER_LIMIT:
             return
         losses, grads, self.losses, self.grads = self.losses, self.grads, [], []
         meta = [(step, kept, timed) for step, kept, _, timed in grads]
-        queued = losses + [n for _, _, norms, _ in grads for n in norms]  # floats (read already) and tensors
-        tensors = [v for v in queued if type(v) is not float]
-        if not tensors:
-            self._observe(queued, len(losses), meta)
-            return
-        values = _stacked(tensors)
+        values = _stacked(losses + [n for _, _, norms, _ in grads for n in norms])
         if values.device.type == "cuda" and self.pending is None and not final:
             host = torch.empty(values.shape, dtype=values.dtype, pin_memory=True)
             host.copy_(values, non_blocking=True)
             event = torch.cuda.Event()
             event.record()
-            self.pending = (host, event, queued, len(losses), meta)
+            self.pending = (host, event, len(losses), meta)
         else:
-            self._observe(_merged(queued, values.tolist()), len(losses), meta)
+            self._observe(values.tolist(), len(losses), meta)
 
     def _observe(self, values: List[float], n_losses: int, meta: list) -> None:
         """``values``: the losses, then per gradient sample the norms of the first and last gradients, of the
@@ -230,8 +222,8 @@ class _Watch:
         at = n_losses
         for step, kept, timed in meta:
             g_first, g_last, w_first, w_last = values[at: at + 4]
-            updates = values[at + 4: at + 4 + sum(kept)]
-            moved = iter(updates)
+            moved = iter(values[at + 4: at + 4 + sum(kept)])
+            updates = [next(moved) if k else -1.0 for k in kept]  # how far the step moved each weight (-1: unknown)
             at += 4 + sum(kept)
             time_steps, time_gain, drift, drift_steps = None, None, None, None
             if timed:
@@ -240,16 +232,10 @@ class _Watch:
                 if drift_steps:
                     drift, at = through_time.drift(values[at: at + 2], updates, drift_steps), at + 2
             # update / weight: the weight's norm after the step stands for its norm before (they differ by the update)
-            u_first, u_last = (next(moved) / max(w, 1e-30) if k else -1.0 for k, w in zip(kept, (w_first, w_last)))
+            u_first, u_last = (u / max(w, 1e-30) if u >= 0 else -1.0 for u, w in zip(updates, (w_first, w_last)))
             run.observe_grads(GradSample(step, g_first, g_last, w_first, w_last,
                                          u_first if u_first >= 0 else None, u_last if u_last >= 0 else None,
                                          time_steps, time_gain, drift, drift_steps or None))
-
-
-def _merged(queued: list, read: List[float]) -> List[float]:
-    """``queued`` with its tensors replaced, in order, by the values ``read`` from them."""
-    values = iter(read)
-    return [v if type(v) is float else next(values) for v in queued]
 
 
 def _stacked(tensors: list) -> "torch.Tensor":
@@ -339,9 +325,15 @@ def _post_step(opt, args, kwargs) -> None:
             return  # a step captured into a CUDA graph: its replays are not seen, and nothing may run now
         run = watch.run
         step = run.step = run.step + 1
-        lrs = [*map(_lr_of, opt.param_groups)]
-        if lrs != watch.last_lrs if not watch.tensor_lrs else _replaced(lrs, watch.last_lrs):
-            watch.lrs_changed(lrs)
+        groups, last = opt.param_groups, watch.last_lrs
+        if len(groups) == 1 == len(last):  # the common case: nothing is built unless the lr changed
+            lr = groups[0]["lr"]
+            if lr is not last[0] and (watch.tensor_lrs or lr != last[0]):
+                watch.lrs_changed([lr])
+        else:
+            lrs = [*map(_lr_of, groups)]
+            if lrs != last if not watch.tensor_lrs else _replaced(lrs, last):
+                watch.lrs_changed(lrs)
         if watch.before is not None:
             watch.after_step()
         if step + 1 >= watch.next_loss:  # this step samples the loss, or the next one does
@@ -508,12 +500,6 @@ def _took_backward(loss) -> None:
             local.scaled = None
             if scaled[0]() is loss:
                 scale = scaled[1]
-    if scale is None and type(loss) is _Tensor and loss.is_cpu and loss.dtype is _float32:
-        try:  # the common CPU case: read now (no sync on the CPU), and nothing to stack at the checkpoint
-            local.loss = (loss.item(), None)
-            return
-        except RuntimeError:  # e.g. inside a functorch transform: kept as a tensor, as on a device
-            pass
     local.loss = (loss.detach(), scale)
 
 

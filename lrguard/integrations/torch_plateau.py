@@ -17,17 +17,22 @@ from ..detection.plateau import PlateauTrace
 from ..detection.training import Schedule
 from ..findings import LRGuardWarning, surfaced
 from .failopen import STATE, internal_error
-from .patches import Patches, argument
+from .patches import Patches, argument, from_callers_line, hide_inner_wrappers
 from .plateau_source import watched_name
 from . import torch as adapter
 
 TRAIN_LOSSES = 8  # the training loss at an evaluation: the mean of the latest losses lrguard read
+_traced: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # scheduler -> the Schedule its trace is on
 
 
 def lrguard_observes_plateau_step(wrapped, instance, args, kwargs):
     """``ReduceLROnPlateau.step(metrics)``: the value, and whether the lr was cut."""
     before = _lrs(instance) if not STATE.stopped else None
-    result = wrapped(*args, **kwargs)
+    try:
+        result = from_callers_line()(wrapped, args, kwargs)  # torch's epoch warning names your line, as without
+    except BaseException as exc:
+        hide_inner_wrappers(exc)
+        raise
     if before is not None and not STATE.stopped:
         try:
             _stepped(instance, argument(args, kwargs, 0, "metrics"), before, sys._getframe(1))
@@ -70,22 +75,14 @@ def _stepped(sched, metrics, before: List[Optional[float]], frame) -> None:
 
 
 def _schedule_of(sched, run) -> Schedule:
-    """The ``Schedule`` lrguard made when ``sched`` was built (its latest plateau schedule of that kind not yet
-    tracing another scheduler), or a new one."""
-    known = _traced.get(sched)
-    if known is not None:
-        return known
-    kind = type(sched).__name__
-    schedule = next((s for s in reversed(run.schedules) if s.family == "plateau" and s.kind == kind
-                     and s.plateau is None), None)
+    """The ``Schedule`` lrguard made when ``sched`` was built (a new one if it was not watched then), on the run."""
+    schedule = _traced.get(sched) or adapter._schedule_of.get(sched)
     if schedule is None:
-        schedule = Schedule(kind, "plateau", getattr(sched, "last_epoch", 0))
+        schedule = Schedule(type(sched).__name__, "plateau", getattr(sched, "last_epoch", 0))
+    if not any(s is schedule for s in run.schedules):
         run.add_schedule(schedule)
     _traced[sched] = schedule
     return schedule
-
-
-_traced: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # scheduler -> its Schedule
 
 
 def patch(patches: Patches) -> None:

@@ -34,6 +34,7 @@ from .failopen import STATE, internal_error
 
 SEQUENCES = 8  # sequences of the batch measured
 MAX_STEPS = 512  # time steps followed back from the last one, at most
+RENORM = 8  # the chain's vector is renormalised every RENORM time steps
 DRIFT_LIMIT = 1 << 22  # weights larger than this (elements) are not copied to measure their drift
 
 _rnns: "weakref.WeakSet[nn.RNN]" = weakref.WeakSet()  # every vanilla RNN built since install
@@ -65,7 +66,8 @@ def _recurrent_weight(rnn) -> Optional[torch.Tensor]:
 def _compiled() -> bool:
     """Has torch.compile compiled anything in this process? (Then no global hook: Dynamo guards on them.)"""
     utils = sys.modules.get("torch._dynamo.utils")
-    return utils is not None and bool(utils.counters["stats"].get("unique_graphs"))
+    stats = utils.counters.get("stats") if utils is not None else None
+    return bool(stats and stats.get("unique_graphs"))
 
 
 def arm(watch, opt) -> None:
@@ -84,36 +86,37 @@ def arm(watch, opt) -> None:
             _hook = register_module_forward_hook(_forward)
 
 
-def sample(watch, step: int, weights) -> Optional[Tuple[Tuple[int, int], List[torch.Tensor]]]:
+def sample(watch, step: int, weights) -> Optional[Tuple[Tuple[int, int], list]]:
     """At a gradient sample (``weights``: the first and last weights, after the step): what lrguard measured of the
-    watch's RNNs since the last sample, as ((time steps, drift steps), 0-dim tensors read with the sample's norms):
-    the log10 gain through time, then how far the first and last weights went since the previous such sample,
-    ``drift steps`` ago (none at the first one). None when no RNN was measured: nothing else is done then."""
+    watch's RNNs since the last sample, as ((time steps, drift steps), values read with the sample's norms): the
+    log10 gain through time (a 0-dim tensor), then how far the first and last weights went since the previous such
+    sample, ``drift steps`` ago (0-dim tensors, -1 for a weight too large to keep a copy of; none at the first
+    sample). None when no RNN was measured: nothing else is done then."""
     measured = _measured.pop(watch, None) if _measured else None
     if measured is None:
         return None
     time_steps, gain = measured
-    tensors = [gain]
+    values: list = [gain]
     previous = _previous.pop(watch, None)
     drift_steps = 0
-    if previous is not None and all(w.shape == old.shape for w, old in zip(weights, previous[1])):
+    if previous is not None:
         drift_steps = step - previous[0]
-        tensors += [torch.dist(w, old) for w, old in zip(weights, previous[1])]
-    if all(w.numel() <= DRIFT_LIMIT for w in weights):
-        _previous[watch] = (step, [w.detach().clone() for w in weights])
-    return (time_steps, drift_steps), tensors
+        values += [torch.dist(w, old) if old is not None and old.shape == w.shape else w.new_full((), -1.0)
+                   for w, old in zip(weights, previous[1])]
+    _previous[watch] = (step, [w.detach().clone() if w.numel() <= DRIFT_LIMIT else None for w in weights])
+    return (time_steps, drift_steps), values
 
 
 def drift(walked: List[float], moved: List[float], steps: int) -> Optional[float]:
-    """The smaller of the first and last weights' net distance since the previous sample over ``steps`` x this
-    step's update: ~1 while a weight drifts one way (it learns something, however slowly), ~1/sqrt(steps) while
-    it wanders (its gradients are noise)."""
-    if steps <= 0 or len(walked) != 2 or len(moved) != 2 or not all(m > 0 for m in moved):
-        return None
-    return min(w / (steps * m) for w, m in zip(walked, moved))
+    """The smaller of the first and last weights' net distance since the previous sample (``walked``) over
+    ``steps`` x this step's update (``moved``; -1.0: unknown): ~1 while a weight drifts one way (it learns
+    something, however slowly), ~1/sqrt(steps) while it wanders (its gradients are noise)."""
+    ratios = [w / (steps * m) for w, m in zip(walked, moved) if w >= 0 and m > 0]
+    return min(ratios) if steps > 0 and ratios else None
 
 
 def disarm() -> None:
+    """Forget the armed RNNs and take the global hook off."""
     global _hook
     _targets.clear()
     if _hook is not None:
@@ -131,19 +134,20 @@ class Disarm:
 
 
 def _forward(module, args, output) -> None:
+    """The global forward hook while armed: every module's forward passes here, and only an armed RNN's is used."""
     try:
-        ref = _targets.get(module) if isinstance(module, nn.RNN) else None
-        if ref is None:
+        armed = isinstance(module, nn.RNN) and type(module).__hash__ is not None and module in _targets
+        if not armed:
             watch = _expiry[0]()
             if watch is None or watch.run.step > _expiry[1] or STATE.stopped:
-                disarm()  # the armed RNNs did not run in the step after the sample: measured at the next one
+                disarm()  # the armed RNNs did not run in the step after the sample: measured after the next one
             return
-        if not torch.is_grad_enabled():
-            return  # an evaluation pass: wait for a training forward
-        del _targets[module]
+        if not torch.is_grad_enabled() or torch.jit.is_tracing() or torch.compiler.is_compiling():
+            return  # an evaluation pass, or a trace that must not record lrguard's ops: wait for a training forward
+        ref = _targets.pop(module, None)
         if not _targets:
             disarm()
-        watch = ref()
+        watch = ref() if ref is not None else None
         measured = _measure(module, output) if watch is not None else None
         if measured is not None:
             _measured[watch] = measured
@@ -171,11 +175,12 @@ def _measure(rnn, output) -> Optional[Tuple[int, torch.Tensor]]:
         h = out[-steps:, :SEQUENCES].detach().float()  # the states whose derivative the chain passes through
         w = weight.detach().float()
         slope = 1 - h * h if rnn.mode == "RNN_TANH" else (h > 0).float()
-        g = torch.full((h.shape[1], w.shape[0]), 1 / math.sqrt(w.shape[0]), device=h.device)
-        logs = torch.zeros(h.shape[1], device=h.device)
+        g = torch.full((h.shape[1], w.shape[0]), 1 / math.sqrt(w.shape[0]), dtype=torch.float32, device=h.device)
+        logs = torch.zeros(h.shape[1], dtype=torch.float32, device=h.device)
         for t in range(steps - 1, -1, -1):
             g = (g * slope[t]) @ w  # dL/dh_{t-1} (row vectors) from dL/dh_t
-            norm = torch.linalg.vector_norm(g, dim=1, keepdim=True).clamp_min(1e-30)
-            logs += norm.squeeze(1).log()
-            g = g / norm
+            if t % RENORM == 0:  # every few steps: float32 neither underflows nor overflows in between
+                norm = torch.linalg.vector_norm(g, dim=1, keepdim=True).clamp_min(1e-30)
+                logs += norm.squeeze(1).log()
+                g = g / norm
         return steps + 1, logs.max() / math.log(10)

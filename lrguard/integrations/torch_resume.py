@@ -97,7 +97,7 @@ def first_step_after_restore(watch) -> None:
         # built with last_epoch=k: at k + 1 after one (initial) step of its own
         built_to_resume = type(count) is int and position - (count - 1) >= 1
         restored = built_to_resume or (adapter._hashable(sched) and sched in _restored)
-        schedule = getattr(adapter, "_schedule_of", {}).get(sched) if adapter._hashable(sched) else None
+        schedule = adapter._schedule_of.get(sched) if adapter._hashable(sched) else None
         schedulers.append(SchedulerAt(type(sched).__name__, position, restored, getattr(schedule, "within", None)))
     restore.schedulers = schedulers
     restore.first_lrs = [track.lr for track in run.groups]

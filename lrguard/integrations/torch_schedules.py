@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+import operator
 import weakref
 from typing import Optional
 
@@ -36,30 +37,33 @@ BISECT_POINTS = 64  # epochs probed per round when finding where a LambdaLR reac
 PROBE_SECONDS = 0.02
 
 _adapter = None  # lrguard.integrations.torch, set by patch()
-_steppers: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # scheduler -> _Stepper
+_steppers: dict = {}  # id(scheduler) -> _Stepper (which holds a weak reference to it); removed when it dies
 _driven: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # watch -> _Driven
 _loader_keys: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # DataLoader -> int
 _keys = itertools.count(1)
+_lr_of = operator.itemgetter("lr")
 
 
 class _Driven:
     """Per watched optimizer: the lrs its schedulers set last, and when."""
 
-    __slots__ = ("after", "after_step", "forced", "__weakref__")
+    __slots__ = ("after", "after_step", "forced", "plateau", "__weakref__")
 
     def __init__(self) -> None:
-        self.after: Optional[list] = None  # the lrs the latest scheduler call left (None: unknown)
+        self.after: Optional[list] = None  # the lrs the latest scheduler call left (None: unknown, or not floats)
         self.after_step = 0  # the optimizer's step count then
         self.forced = -FORCED_CHECK_EVERY  # the optimizer step of the last check an epoch start brought forward
+        self.plateau = False  # a ReduceLROnPlateau drives it too (its cuts may be undone)
 
 
 class _Stepper:
-    """Per scheduler: its Schedule, its optimizer's watch, and the lrs it set last. Its two methods run at every
-    scheduler step: plain comparisons of short lists, the details only when they differ."""
+    """Per scheduler: its Schedule, its optimizer's watch, and the lrs it set last. ``enter`` and ``leave`` run at
+    every scheduler step: a few comparisons of short lists, and the details only when they differ."""
 
-    __slots__ = ("schedule", "stepping", "watch", "driven", "last_set", "own_step", "shares")
+    __slots__ = ("ref", "schedule", "stepping", "watch", "driven", "last_set", "own_step", "shares")
 
-    def __init__(self, schedule, watch, own_step: bool) -> None:
+    def __init__(self, sched, schedule, watch, own_step: bool) -> None:
+        self.ref = weakref.ref(sched)
         self.schedule, self.stepping, self.watch = schedule, schedule.stepping, watch
         self.driven = _driven.get(watch) or _driven.setdefault(watch, _Driven())
         self.last_set: Optional[list] = None
@@ -67,31 +71,27 @@ class _Stepper:
         self.shares: dict = {}  # id(another watch) -> do they share parameters?
 
     def enter(self, sched) -> Optional[list]:
-        """Before the call: the lrs now (None: not plain floats); counts an override of the lrs set last."""
-        now = [g["lr"] for g in sched.optimizer.param_groups]
-        if not now or type(now[0]) is not float:
-            return None  # tensor lrs are never compared here (a comparison would read the device)
+        """Before the call: counts an override of the lrs the schedulers set last; returns the lrs now where a
+        plateau scheduler may have cut them (None otherwise)."""
         driven, watch = self.driven, self.watch
         after = driven.after
-        if after is not None and watch.run.step > driven.after_step and not self.own_step:
+        if after is not None and watch.run.step > driven.after_step and not self.own_step and not watch.tensor_lrs:
             trained = watch.last_lrs  # the lrs of the optimizer's latest step
             if trained == after or len(trained) != len(after):
-                self.stepping.overridden = 0
+                self.stepping.overridden_call(None, 0.0)
             else:
                 self._overridden(trained, after)
-        return now
+        return list(map(_lr_of, sched.optimizer.param_groups)) if driven.plateau else None
 
     def _overridden(self, trained: list, after: list) -> None:
         """The optimizer stepped with other lrs than the schedulers had set: in every group that trains?"""
-        stepping = self.stepping
         if not all(type(lr) is float for lr in trained):
             return
         active = [(t, a) for t, a in zip(trained, after) if t > 0 or a > 0]
         if active and all(not _same(t, a) for t, a in active):
-            stepping.overridden += 1
-            stepping.override = active[0]
+            self.stepping.overridden_call(*active[0])
         else:
-            stepping.overridden = 0
+            self.stepping.overridden_call(None, 0.0)
 
     def leave(self, sched, before: Optional[list]) -> None:
         """After the call: its position, the lrs it set, an undone cut, a re-created optimizer."""
@@ -99,12 +99,14 @@ class _Stepper:
         run = watch.run
         position = sched.last_epoch
         notable = type(position) is int and stepping.call(run.step, position, self.schedule.shape)
-        if before is not None:
-            now = [g["lr"] for g in sched.optimizer.param_groups]
+        now = getattr(sched, "_last_lr", None)  # torch's own copy of the lrs it just set
+        if type(now) is not list or not now or type(now[0]) is not float:
+            now = _floats(sched.optimizer.param_groups)
+        if now is not None:
             if self.last_set is not None and self.last_set != now:
                 stepping.moved = True
             previous = driven.after
-            if previous is not None and before != previous and len(previous) == len(before) == len(now):
+            if before is not None and previous is not None and before != previous and len(previous) == len(now):
                 notable = self._cut(previous, before, now) or notable
             self.last_set = driven.after = now
             driven.after_step = run.step
@@ -115,8 +117,8 @@ class _Stepper:
 
     def _cut(self, previous: list, before: list, now: list) -> bool:
         """Something lowered the lr since the schedulers set it: did this call set it back up?"""
-        group = next((i for i, lr in enumerate(previous) if type(lr) is float and lr > 0), None)
-        if group is None or type(now[group]) is not float:
+        group = next((i for i, lr in enumerate(previous) if lr > 0), None)
+        if group is None or len(before) != len(now) or type(before[group]) is not float:
             return False
         return self.stepping.cut_undone(previous[group], before[group], now[group])
 
@@ -157,7 +159,13 @@ def scheduler_built(sched, schedule, watch) -> None:
     owner = next((c for c in type(sched).__mro__ if "step" in vars(c)), lr_scheduler.LRScheduler)
     own_step = owner is not lr_scheduler.LRScheduler and not _builtin(owner)
     schedule.stepping = Stepping(built_at=run.step, start=start, position=start, unseen=own_step)
-    _steppers[sched] = stepper = _Stepper(schedule, watch, own_step)
+    stepper = _Stepper(sched, schedule, watch, own_step)
+    if isinstance(sched, lr_scheduler.ReduceLROnPlateau):
+        stepper.driven.plateau = True  # its cuts come through its own step(), not counted here
+        return
+    key = id(sched)
+    _steppers[key] = stepper
+    weakref.finalize(sched, _steppers.pop, key, None)
     stepper.last_set = _floats(sched.optimizer.param_groups)
     driven = stepper.driven
     driven.after, driven.after_step = stepper.last_set, run.step  # the lrs its construction set
@@ -166,7 +174,7 @@ def scheduler_built(sched, schedule, watch) -> None:
 def container_built(container) -> None:
     """A SequentialLR or ChainedScheduler: the schedulers inside it are stepped by it, each in its turn."""
     for sched in getattr(container, "_schedulers", ()):
-        stepper = _steppers.get(sched) if _hashable(sched) else None
+        stepper = _steppers.get(id(sched))
         if stepper is not None:
             stepper.schedule.stepping.contained = True
         elif hasattr(sched, "_schedulers"):
@@ -287,6 +295,12 @@ def _hf_parameters(sched, shape: Shape) -> None:
     if "cosine" in name and "restarts" not in name and keywords.get("num_cycles", 0.5) == 0.5:
         shape.end, shape.ending = total, TURNS  # past num_training_steps the cosine rises again
         shape.end_ratio = float(keywords.get("min_lr_rate") or 0.0)
+    elif "polynomial" in name:  # it holds lr_end (1e-7 by default) past num_training_steps
+        try:
+            ratio = float(keywords["lr_end"]) / float(keywords["lr_init"])
+        except (KeyError, TypeError, ValueError, ZeroDivisionError):
+            return
+        shape.end, shape.ending, shape.end_ratio = total, ZERO if ratio <= 0.01 else LOW, ratio
     elif shape.ending == ZERO:
         shape.end = total
 
@@ -296,13 +310,11 @@ def lrguard_observes_scheduler_step(wrapped, instance, args, kwargs):
     """``LRScheduler._update_lr`` (the part of ``step()`` that sets the lrs, after torch's own checks and warnings,
     which keep pointing at the user's line), and ``CosineAnnealingWarmRestarts.step``: how often the scheduler is
     stepped, against the optimizer's steps."""
-    if STATE.stopped:
+    stepper = _steppers.get(id(instance))
+    if stepper is None or STATE.stopped or stepper.ref() is not instance:
         return wrapped(*args, **kwargs)
     try:
-        stepper = _steppers.get(instance)
-        before = stepper.enter(instance) if stepper is not None else None
-    except TypeError:  # an unhashable scheduler: not watched
-        stepper = None
+        before = stepper.enter(instance)
     except Exception as exc:
         internal_error("the PyTorch scheduler-step hook", exc)
         stepper = None

@@ -6,18 +6,20 @@ step a LambdaLR reaches 0, Keras' ``decay_steps``) counts *its own* steps, so it
 together with how often it is stepped (``Schedule.stepping``) and the run's epochs (``TrainingRun.epochs``: the
 DataLoader that drives the optimizer's steps). The evidence, from the earliest to the latest it can be had:
 
-- double stepping: in a whole epoch of the training loader, the scheduler was stepped >= 2x per batch, less one (the
-  loader's length, not the optimizer's steps: per-micro-batch stepping under gradient accumulation is once per
-  batch; the loader may begin its next epoch between a batch's optimizer step and its scheduler step), or
+- double stepping: in a whole epoch of the training loader, the scheduler was stepped >= 2x per batch and per
+  optimizer step, less one (per batch of the loader: per-micro-batch stepping under gradient accumulation is once
+  per batch; per optimizer step: a loop over two loaders per epoch is not; the loader may begin its next epoch
+  between a batch's optimizer step and its scheduler step), or
   2-3 times per epoch, back to back with no optimizer step in between, in each of the last two epochs;
 - a cosine that turns (CosineAnnealingLR, HF's cosine): stepped past its minimum and halfway back up while the
   optimizer still trains. Only schedules that end at their minimum by design: CosineAnnealingWarmRestarts,
   CyclicLR and other cycles have no end;
 - an end reached early: the schedule reached its end (the lr ~0, or held at its last value) and the run has gone on
   for at least as long again (``NEED``: 1x for a decay to ~0, 3x for one to a fraction of the peak, 9x after a last
-  milestone, where a long tail at the last lr is a known recipe). With a Keras ``fit`` the plan is known: its
-  planned steps decide as soon as the end is reached. A run stopped early never trips this (it ends *before* the
-  schedule does);
+  milestone, where a long tail at the last lr is a known recipe). An end above 0 must also have come within the
+  first epoch of a schedule stepped every optimizer step (a length written in epochs); a decay to 0 never needs
+  that (training at lr 0 is never meant). With a Keras ``fit`` the plan is known: its planned steps decide as soon
+  as the end is reached. A run stopped early never trips this (it ends *before* the schedule does);
 - never annealed: the schedule is sized in optimizer steps (its length equals the steps this run took, within 5%)
   but was stepped at most once per two optimizer steps (per epoch, Lightning's default ``interval``): it got
   through a fraction of its schedule. Only once the run reached that length, or at its end;
@@ -71,7 +73,8 @@ def _double(run, schedule) -> Optional[Diagnosis]:
         return None
     last, batches = epochs[-1], clock.length
     calls = last.calls[key]
-    if batches and batches >= 3 and calls >= 2 * batches - 1:  # (an epoch's start may split a batch's two calls)
+    if batches and batches >= 3 and calls >= 2 * batches - 1 and calls >= 2 * last.steps - 1:
+        # (per batch and per optimizer step: not two loaders per epoch; an epoch's start may split a batch's calls)
         times = round(calls / batches)
         return Diagnosis(
             ID, "schedule-bug",
@@ -132,6 +135,8 @@ def _ended(run, schedule) -> Optional[Diagnosis]:
         return None
     if not _at_end(run, shape):
         return None  # something else sets the lr: not this schedule's end
+    if shape.ending != ZERO and not _ended_in_first_epoch(run, schedule, end_at):
+        return None  # a long tail at a low lr can be a plan (ImageNet's last milestone); at lr 0 it never is
     total = run.plan.end - stepping.built_at if planned else 0
     rest = (f"the fit plans {total} steps: {_share(run.plan.end - end_at, total)} of them at its end lr" if planned else
             f"the run has gone on for {past} more steps since ({_share(past, run.step - stepping.built_at)} of it)")
@@ -142,6 +147,17 @@ def _ended(run, schedule) -> Optional[Diagnosis]:
         _fix(run, schedule),
         schedule=schedule,
     )
+
+
+def _ended_in_first_epoch(run, schedule, end_at: int) -> bool:
+    """Stepped every optimizer step (or following them), did the schedule end within the run's first epoch? (Its
+    length was then written in epochs: milestones=[30, 60] of a 90-epoch plan, Keras boundaries=[3, 6].)"""
+    stepping = schedule.stepping
+    if stepping.follows:
+        per_epoch = run.plan.epoch_steps if run.plan is not None else None
+    else:
+        per_epoch = run.epochs.batches() if _rate(run, schedule) >= PER_BATCH else None
+    return bool(per_epoch) and end_at - stepping.built_at < per_epoch
 
 
 def _never_annealed(run, schedule) -> Optional[Diagnosis]:
@@ -158,8 +174,11 @@ def _never_annealed(run, schedule) -> Optional[Diagnosis]:
         return None
     warm = f", still inside its {shape.warmup}-step warmup" if stepping.position < shape.warmup else ""
     track = run.groups[0] if run.groups else None
-    lr = f"; the lr is {fmt(track.lr)}, {_share(track.lr, track.peak)} of its peak {fmt(track.peak)}" if (
-        track and track.peak > 0) else ""
+    lr = ""
+    if track is not None and track.peak > 0:
+        below = track.lr < 0.999 * track.peak
+        lr = f"; the lr is {fmt(track.lr)}" + (f", {_share(track.lr, track.peak)} of its peak {fmt(track.peak)}"
+                                             if below else ", the highest it reached")
     return Diagnosis(
         ID, "schedule-bug",
         f"{_named(schedule)} is sized in optimizer steps ({length}: the {steps} steps this run took) but was stepped"

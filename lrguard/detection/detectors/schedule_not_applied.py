@@ -6,7 +6,8 @@ The evidence is the scheduler's own steps (``Schedule.stepping``) against the op
   step, while another optimizer over the same parameters does (the loop steps the new one);
 - overridden: the scheduler moves the lr, but before each optimizer step something else writes the lr (a
   ``param_group["lr"] = ...`` loop, another framework's config): for ``OVERRIDDEN`` or more consecutive scheduler
-  steps, and at least half of all of them, the optimizer trained at lrs no scheduler had set. Decided at the end
+  steps, and at least half of all of them, the optimizer trained at lrs no scheduler had set, and not in a constant
+  ratio to the scheduler's (per-layer factors applied on top of a schedule follow it). Decided at the end
   of the run only: a hand-written warmup that overrides the scheduler for its first steps, then hands over, is a
   known healthy pattern;
 - cuts undone: ReduceLROnPlateau (PyTorch's, or Keras' callback) cut the lr and this scheduler set it back up at
@@ -66,8 +67,8 @@ def _overridden(run, schedule) -> Optional[Diagnosis]:
     stepping = schedule.stepping
     if not run.final or not stepping.moved or stepping.override is None:
         return None
-    if stepping.overridden < OVERRIDDEN or 2 * stepping.overridden < stepping.calls:
-        return None
+    if stepping.overridden < OVERRIDDEN or 2 * stepping.overridden < stepping.calls or stepping.diverged < 2:
+        return None  # (a constant ratio is the schedule with per-layer factors on top: it still drives the lr)
     trained, scheduled = stepping.override
     return Diagnosis(
         ID, "schedule-bug",

@@ -17,7 +17,7 @@ with torch.no_grad():
     lstm.bias_hh_l0[hidden:2 * hidden].fill_(5.0)  # forget gate (gates: input, forget, cell, output)
 opt = torch.optim.Adam([*lstm.parameters(), *head.parameters()], lr=1e-2)
 loss_fn = nn.CrossEntropyLoss()
-for epoch in range(10):
+for epoch in range(6):
     for xb, yb in loader:
         opt.zero_grad()
         out, _ = lstm(xb)

@@ -15,7 +15,7 @@ loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(X, y), batch
 rnn, head = nn.RNN(classes, 32, batch_first=True), nn.Linear(32, classes)
 opt = torch.optim.Adam([*rnn.parameters(), *head.parameters()], lr=3e-3)
 loss_fn = nn.CrossEntropyLoss()
-for epoch in range(4):
+for epoch in range(3):
     for xb, yb in loader:
         opt.zero_grad()
         out, _ = rnn(xb)

@@ -1,0 +1,135 @@
+"""The hot path's lr record: changes recorded every step and folded in later give exactly the tracks, the history
+and the findings that observing each change at once gives (pure, no framework)."""
+import math
+import random
+import warnings
+
+from lrguard.detection.history import History
+from lrguard.detection.series import DECADES, LRTrack
+from lrguard.detection.training import LR_BUFFER, TrainingRun
+
+FIELDS = ("base", "lr", "first", "peak", "low", "since", "integral", "changes", "changes_after_peak", "start",
+          "depth_steps")
+
+
+def _reference_depth(track: LRTrack) -> int:
+    if not (0 < track.peak < math.inf and track.lr < track.peak):
+        return 0
+    if not track.lr > 0:
+        return DECADES - 1
+    return min(DECADES - 1, int(math.log10(track.peak / track.lr) + 1e-9))
+
+
+def _reference_update(track: LRTrack, lr: float, step: int) -> None:
+    """``LRTrack.update`` as it was written before the batched ``extend``: one change at a time."""
+    if track.since or not math.isnan(track.lr):
+        track.integral += track.lr * (step - track.since)
+        track.depth_steps[_reference_depth(track)] += step - track.since
+        track.changes += 1
+        track.changes_after_peak += 1
+    else:
+        track.first, track.start = lr, step
+    track.lr, track.since = lr, step
+    if lr > track.peak:
+        track.peak, track.changes_after_peak = lr, 0
+    if lr < track.low:
+        track.low = lr
+
+
+def _state(track: LRTrack) -> tuple:
+    return tuple(repr(getattr(track, name)) for name in FIELDS)  # repr: NaN equals NaN
+
+
+def _schedules(rng: random.Random):
+    """lr sequences (one value per step) of the kinds the detectors judge: warmup, decay, collapse, steps."""
+    n = 700
+    yield [1e-3 * min(1.0, (s + 1) / 100) for s in range(n)]  # linear warmup, then steady
+    yield [0.1 * 0.97 ** s for s in range(n)]  # exponential decay through many decades
+    yield [1e-3 * (1 + math.cos(math.pi * s / n)) / 2 for s in range(n)]  # cosine to 0
+    yield [0.05 if s < 300 else 0.005 if s < 500 else 0.0005 for s in range(n)]  # step decay
+    yield [rng.choice([0.1, 0.01, 1e-6, 0.0, 0.1]) for _ in range(n)]  # jumps, zeros and repeats
+    yield [math.nan if s == 50 else 1e-3 for s in range(n)]  # a NaN once
+
+
+def test_extend_is_update_after_update():
+    rng = random.Random(0)
+    for lrs in _schedules(rng):
+        steps = sorted(rng.sample(range(1, 5000), len(lrs)))
+        batched, reference = LRTrack(base=lrs[0]), LRTrack(base=lrs[0])
+        for start in range(0, len(lrs), 64):
+            batched.extend(steps[start:start + 64], lrs[start:start + 64])
+        for step, lr in zip(steps, lrs):
+            if lr != reference.lr:
+                _reference_update(reference, lr, step)
+        assert _state(batched) == _state(reference)
+        for step in (steps[-1], steps[-1] + 100):
+            for decades in (1, 3, 5):
+                assert batched.steps_below(decades, step) == reference.steps_below(decades, step)
+            assert repr(batched.mean_lr(step)) == repr(reference.mean_lr(step))
+
+
+def _runs(changes):
+    """A run fed per-step lrs through ``record_lrs`` (folded when read), and the reference: the tracks and the
+    history each change makes at once, the way ``observe_lrs`` worked before the record."""
+    run, tracks, history, invalid = TrainingRun("test"), [LRTrack(base=1e-3)], History(), None
+    run.set_bases([1e-3])
+    last = None
+    for step, lrs in enumerate(changes, start=1):
+        run.step = step
+        if lrs == last:
+            continue
+        run.record_lrs(lrs)
+        last = lrs
+        tracks += [LRTrack(base=lr if lr is not None else math.nan) for lr in lrs[len(tracks):]]
+        for index, lr in enumerate(lrs):
+            if lr is None:
+                invalid = (index, lr)
+            elif lr != tracks[index].lr:
+                _reference_update(tracks[index], lr, step)
+        history.add_lrs(step, lrs)
+    return run, tracks, history, invalid
+
+
+def test_recorded_changes_fold_into_the_same_tracks_history_and_findings():
+    rng = random.Random(1)
+    cases = [[[lr] for lr in lrs] for lrs in _schedules(rng)]
+    # several groups, a group added later, and values that are not numbers (None) in between
+    cases.append([[1e-3 * 0.99 ** s, 1e-4] if s > 40 else [1e-3 * 0.99 ** s] for s in range(600)])
+    cases.append([[None if s in (10, 11, 300) else 0.01 / (s + 1), 0.02 / (s + 1)] for s in range(600)])
+    ids = set()
+    for changes in cases:
+        run, tracks, history, invalid = _runs(changes)
+        assert len(run._lr_steps) < LR_BUFFER  # bounded while nothing reads it
+        assert [_state(t) for t in run.groups] == [_state(t) for t in tracks]
+        assert run.invalid == invalid
+        assert run.history.to_dict() == history.to_dict()
+        observed = TrainingRun("test")  # the same changes observed one by one: the same findings
+        observed.set_bases([1e-3])
+        for step, (lrs, previous) in enumerate(zip(changes, [None] + changes), start=1):
+            observed.step = step
+            if lrs != previous:
+                observed.observe_lrs(lrs)
+        found = []
+        for each in (run, observed):
+            each.observe_losses([1.0] * 32)  # a flat loss: a collapsed lr is judged
+            with warnings.catch_warnings(record=True) as caught:  # findings warn: the same ones, once each
+                warnings.simplefilter("always")
+                found.append(([(f.id, f.step, f.lr) for f in each.check()], [str(w.message) for w in caught]))
+        assert found[0] == found[1]
+        assert len(found[0][1]) == len(found[0][0])
+        ids.update(f[0] for f in found[0][0])
+    assert {"lr-collapse", "invalid-lr"} <= ids  # the cases reach decisions
+
+
+def test_a_fold_happens_before_every_read():
+    run = TrainingRun("test")
+    run.set_bases([0.1])
+    for step in range(1, 11):
+        run.step = step
+        run.record_lrs([0.1 / step])
+    assert run.groups[0].lr == 0.01 and run.groups[0].changes == 9
+    run.step = 11
+    run.record_lrs([0.5])
+    run.set_bases([0.2])  # set_bases folds first: the recorded change keeps its place
+    assert run.groups[0].base == 0.2 and run.groups[0].peak == 0.5
+    assert run.history.to_dict()["lr"][-1] == [11, [0.5]]
