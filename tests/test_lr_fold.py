@@ -69,8 +69,9 @@ def test_extend_is_update_after_update():
 
 
 def _runs(changes):
-    """A run fed per-step lrs through ``record_lrs`` (folded when read), and the reference: the tracks and the
-    history each change makes at once, the way ``observe_lrs`` worked before the record."""
+    """A run fed per-step lrs through ``record_lrs`` (folded when read; one group's lr as a float), and the
+    reference: the tracks and the history each change makes at once, the way ``observe_lrs`` worked before the
+    record."""
     run, tracks, history, invalid = TrainingRun("test"), [LRTrack(base=1e-3)], History(), None
     run.set_bases([1e-3])
     last = None
@@ -78,7 +79,7 @@ def _runs(changes):
         run.step = step
         if lrs == last:
             continue
-        run.record_lrs(lrs)
+        run.record_lrs(lrs[0] if len(lrs) == 1 and lrs[0] is not None else lrs)  # as the PyTorch adapter records
         last = lrs
         tracks += [LRTrack(base=lr if lr is not None else math.nan) for lr in lrs[len(tracks):]]
         for index, lr in enumerate(lrs):

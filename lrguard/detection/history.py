@@ -7,7 +7,7 @@ lrguard already does work (an lr change, a checkpoint's batch of losses, a gradi
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 
 LR_POINTS = 1024
 LOSS_POINTS = 512
@@ -40,15 +40,18 @@ class Series:
     def extend(self, steps: Sequence[int], values: Sequence[Any], convert: Callable[[Any], Any]) -> None:
         """``add(step, convert(value))`` for each pair in order; ``convert`` runs only for the points kept."""
         points, spacing = self.points, self.spacing
+        kept = points[-1][0] if points else None  # the step of the latest point kept
         for step, value in zip(steps, values):
-            if points and step - points[-1][0] < spacing:
+            if kept is not None and step - kept < spacing:
                 continue
             if len(points) >= self.capacity:
                 del points[1::2]
                 spacing = self.spacing = spacing * 2
                 if step - points[-1][0] < spacing:
+                    kept = points[-1][0]
                     continue
             points.append((step, convert(value)))
+            kept = step
         if steps:
             self.last = (steps[-1], convert(values[-1]))
 
@@ -77,9 +80,10 @@ class History:
     def add_lrs(self, step: int, lrs: Sequence[Optional[float]]) -> None:
         self.lr.add(step, tuple(lrs))
 
-    def add_lr_changes(self, steps: Sequence[int], lrs: Sequence[Sequence[Optional[float]]]) -> None:
-        """``add_lrs(steps[i], lrs[i])`` for each i: the lr changes a run recorded since its last checkpoint."""
-        self.lr.extend(steps, lrs, tuple)
+    def add_lr_changes(self, steps: Sequence[int], lrs: Sequence[Union[float, Sequence[Optional[float]]]]) -> None:
+        """``add_lrs(steps[i], lrs[i])`` for each i (a float: one param group's lr): the lr changes a run recorded
+        since its last checkpoint."""
+        self.lr.extend(steps, lrs, _lr_tuple)
 
     def add_losses(self, step: int, values: Sequence[float]) -> None:
         """Losses sampled since the last batch, read at ``step``: spread evenly over the steps in between."""
@@ -102,6 +106,10 @@ class History:
             "loss": [[step, _json_number(v)] for step, v in self.loss.items()],
             "grad_ratio": [[step, _json_number(v)] for step, v in self.grad_ratio.items()],
         }
+
+
+def _lr_tuple(lrs: Union[float, Sequence[Optional[float]]]) -> Tuple[Optional[float], ...]:
+    return (lrs,) if type(lrs) is float else tuple(lrs)
 
 
 def _json_number(value: Any) -> Optional[float]:

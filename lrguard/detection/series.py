@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Deque, List, Optional, Sequence
 
 DECADES = 16  # LRTrack.depth_steps buckets: 0 .. 15+ decades below the peak
+_INF, _log10 = math.inf, math.log10
 
 
 @dataclass
@@ -44,7 +45,12 @@ class LRTrack:
                 continue
             if since or not math.isnan(lr):  # not the first update (which may come at step 0: Keras)
                 integral += lr * (step - since)
-                depth_steps[_depth(lr, peak)] += step - since
+                # _depth(lr, peak), inlined: this loop runs once per lr change, every step for a per-batch schedule
+                if lr < peak < _INF and peak > 0:
+                    depth = min(DECADES - 1, int(_log10(peak / lr) + 1e-9)) if lr > 0 else DECADES - 1
+                else:
+                    depth = 0
+                depth_steps[depth] += step - since
                 changes += 1
                 after_peak += 1
             else:

@@ -8,7 +8,7 @@ import itertools
 import math
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Deque, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Deque, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 from ..findings import LOG, Finding, site_text
 from .detectors import ALL, Diagnosis
@@ -127,10 +127,10 @@ class TrainingRun:
         self.record_lrs(lrs)
         self._fold_lrs()
 
-    def record_lrs(self, lrs: Sequence[Optional[float]]) -> None:
-        """``observe_lrs`` for the hot path (an lr that changes every step): the lrs are kept as they are, and
-        folded into the tracks and the history when those are next read, or every ``LR_BUFFER`` changes. The
-        caller must not change ``lrs`` afterwards."""
+    def record_lrs(self, lrs: Union[float, Sequence[Optional[float]]]) -> None:
+        """``observe_lrs`` for the hot path (an lr that changes every step): ``lrs`` (a float: the lr of the one
+        param group) is kept as it is, and folded into the tracks and the history when those are next read, or every
+        ``LR_BUFFER`` changes. The caller must not change a sequence it passed afterwards."""
         steps = self._lr_steps
         steps.append(self.step)
         self._lr_changes.append(lrs)
@@ -144,6 +144,11 @@ class TrainingRun:
             return
         self._lr_steps, self._lr_changes = [], []
         groups = self._groups
+        if groups and {*map(type, changes)} == {float}:  # one param group's lrs: the hot path's record
+            groups[0].extend(steps, changes)
+            self._history.add_lr_changes(steps, changes)
+            return
+        changes = [(lrs,) if type(lrs) is float else lrs for lrs in changes]
         width = max(map(len, changes))
         for index in range(len(groups), width):  # a new group's base: its first lr (NaN: not a number)
             first = next(lrs[index] for lrs in changes if len(lrs) > index)

@@ -26,9 +26,7 @@ Wrapper = Callable[[Callable, Any, tuple, dict], Any]
 _WRAPPER_CODES: set = set()  # the code of every wrapper ever applied (see hide_inner_wrappers)
 _CALLER_LINES: "weakref.WeakSet[types.CodeType]" = weakref.WeakSet()  # codes made by from_callers_line
 _WRAPT_DIR = os.path.dirname(wrapt.__file__) + os.sep  # as imported: the prefix of its code's file names
-_CALL = next(c for c in compile("def lrguard_calls_from_your_line(wrapped, args, kwargs): "
-                                "return wrapped(*args, **kwargs)", "<lrguard>", "exec").co_consts
-             if isinstance(c, types.CodeType))  # one line: every instruction reads as co_firstlineno
+_CALL = (lambda wrapped, args, kwargs: wrapped(*args, **kwargs)).__code__  # one line: read at co_firstlineno
 
 
 class _BoundWrapper(wrapt.BoundFunctionWrapper):
@@ -164,6 +162,6 @@ def _plain_call(wrapped, args, kwargs):
 
 @lru_cache(maxsize=1024)
 def _call_at(filename: str, lineno: int) -> types.CodeType:
-    code = _CALL.replace(co_filename=filename, co_firstlineno=lineno)
+    code = _CALL.replace(co_filename=filename, co_firstlineno=lineno, co_name="lrguard_calls_from_your_line")
     _CALLER_LINES.add(code)
     return code

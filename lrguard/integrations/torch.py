@@ -105,10 +105,12 @@ class _Watch:
         self.last_lrs = lrs
         for lr in lrs:
             if type(lr) is not float or not 0.0 <= lr < _INF:
-                return self._unusual_lrs(lrs)
-        self.run.record_lrs(lrs)
+                return self.unusual_lrs(lrs)
+        # one group's lr as a float: a one-element ``last_lrs`` is updated in place by _post_step
+        self.run.record_lrs(lrs[0] if len(lrs) == 1 else lrs)
 
-    def _unusual_lrs(self, lrs: list) -> None:
+    def unusual_lrs(self, lrs: list) -> None:
+        """Tensors (read at checkpoints only), or lrs that are not numbers in [0, inf): judged now."""
         if any(isinstance(lr, torch.Tensor) for lr in lrs):
             self.tensor_lrs = True  # read at checkpoints only
             return
@@ -326,10 +328,14 @@ def _post_step(opt, args, kwargs) -> None:
         run = watch.run
         step = run.step = run.step + 1
         groups, last = opt.param_groups, watch.last_lrs
-        if len(groups) == 1 == len(last):  # the common case: nothing is built unless the lr changed
+        if len(groups) == 1 == len(last):  # one param group, the common case: nothing is built, nothing called
             lr = groups[0]["lr"]
             if lr is not last[0] and (watch.tensor_lrs or lr != last[0]):
-                watch.lrs_changed([lr])
+                last[0] = lr
+                if type(lr) is float and 0.0 <= lr < _INF:
+                    run.record_lrs(lr)  # an lr that changes every step: folded into the run at its next read
+                else:
+                    watch.unusual_lrs(last)
         else:
             lrs = [*map(_lr_of, groups)]
             if lrs != last if not watch.tensor_lrs else _replaced(lrs, last):
