@@ -42,7 +42,9 @@ def linear_warmup_decay(warmup, total):
 
 def one_cycle(total, pct=0.3):
     up = pct * total
-    return lambda e: (0.04 + 0.96 * e / up) if e < up else 0.5 * (1 + math.cos(math.pi * min(1.0, (e - up) / (total - up))))
+    def f(e):
+        return 0.04 + 0.96 * e / up if e < up else 0.5 * (1 + math.cos(math.pi * min(1.0, (e - up) / (total - up))))
+    return f
 
 
 def milestones(points, gamma=0.1):
@@ -181,8 +183,8 @@ def test_one_cycle_sized_in_steps_stepped_per_epoch_never_anneals():
     found = loop.train(epochs=8, batches=25, per="epoch")
     assert first(found, LENGTH) == 200
     message = loop.findings(LENGTH)[0].message
-    assert message.startswith("OneCycleLR(total_steps=200) is sized in optimizer steps (200: the 200 steps this run took)"
-                              " but was stepped 7 times (1 per epoch of 25 optimizer steps): it got through 4%")
+    assert message.startswith("OneCycleLR(total_steps=200) is sized in optimizer steps (200: the 200 steps this run"
+                              " took) but was stepped 7 times (1 per epoch of 25 optimizer steps): it got through 4%")
     assert "still inside its 60-step warmup" in message
 
 

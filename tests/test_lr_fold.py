@@ -1,11 +1,12 @@
-"""The hot path's lr record: changes recorded every step and folded in later give exactly the tracks, the history
-and the findings that observing each change at once gives (pure, no framework)."""
+"""Batched updates equal one-at-a-time ones (pure, no framework): the hot path's lr record (changes recorded every
+step, folded in later) gives exactly the tracks, the history and the findings that observing each change at once
+gives, and a checkpoint's batch of losses fills the loss window and the history as adding them one by one did."""
 import math
 import random
 import warnings
 
 from lrguard.detection.history import History
-from lrguard.detection.series import DECADES, LRTrack
+from lrguard.detection.series import DECADES, LossWindow, LRTrack
 from lrguard.detection.training import LR_BUFFER, TrainingRun
 
 FIELDS = ("base", "lr", "first", "peak", "low", "since", "integral", "changes", "changes_after_peak", "start",
@@ -134,3 +135,50 @@ def test_a_fold_happens_before_every_read():
     run.set_bases([0.2])  # set_bases folds first: the recorded change keeps its place
     assert run.groups[0].base == 0.2 and run.groups[0].peak == 0.5
     assert run.history.to_dict()["lr"][-1] == [11, [0.5]]
+
+
+def _reference_window_extend(window: LossWindow, values, step) -> None:
+    """``LossWindow.extend`` as it was written before it was batched."""
+    start = min(window.last_step, step) if step is not None else 0
+    n = len(values)
+    for index, value in enumerate(values):
+        if not math.isfinite(value):
+            continue
+        window.count += 1
+        if len(window.head) < window.head_size:
+            window.head.append(value)
+        window.recent.append(value)
+        window.steps.append(-1 if step is None else start + round((step - start) * (index + 1) / n))
+    if step is not None:
+        window.last_step = step
+
+
+def _reference_add_losses(history: History, step, values) -> None:
+    """``History.add_losses`` as it was written before it was batched: one ``Series.add`` per loss."""
+    values = [v for v in values if math.isfinite(v)]
+    if not values:
+        return
+    start = min(history.loss_step, step)
+    for i, value in enumerate(values):
+        history.loss.add(start + round((step - start) * (i + 1) / len(values)), value)
+    history.loss_step = step
+
+
+def test_a_batch_of_losses_lands_as_one_by_one():
+    rng = random.Random(2)
+    window, reference = LossWindow(), LossWindow()
+    history, reference_history = History(), History()
+    step = 0
+    for batch in range(400):  # past the window's and the history's capacities (the history halves itself)
+        values = [rng.choice([math.nan, math.inf, -math.inf]) if rng.random() < 0.05 else rng.uniform(0, 3)
+                  for _ in range(rng.choice([1, 3, 16, 17]))]
+        step += rng.choice([1, 2, 64])
+        at = None if batch % 50 == 7 else step  # now and then a batch of unknown step
+        window.extend(values, at)
+        _reference_window_extend(reference, values, at)
+        if at is not None:
+            history.add_losses(at, values)
+            _reference_add_losses(reference_history, at, values)
+    assert (window.count, window.head, list(window.recent), list(window.steps), window.last_step) == (
+        reference.count, reference.head, list(reference.recent), list(reference.steps), reference.last_step)
+    assert history.loss.items() == reference_history.loss.items() and len(history.loss) > 256

@@ -37,8 +37,10 @@ class Series:
                 return
         points.append((step, value))
 
-    def extend(self, steps: Sequence[int], values: Sequence[Any], convert: Callable[[Any], Any]) -> None:
-        """``add(step, convert(value))`` for each pair in order; ``convert`` runs only for the points kept."""
+    def extend(self, steps: Sequence[int], values: Sequence[Any],
+               convert: Optional[Callable[[Any], Any]] = None) -> None:
+        """``add(step, convert(value))`` (or ``add(step, value)``) for each pair in order; ``convert`` runs only for
+        the points kept."""
         points, spacing = self.points, self.spacing
         kept = points[-1][0] if points else None  # the step of the latest point kept
         for step, value in zip(steps, values):
@@ -50,10 +52,10 @@ class Series:
                 if step - points[-1][0] < spacing:
                     kept = points[-1][0]
                     continue
-            points.append((step, convert(value)))
+            points.append((step, value if convert is None else convert(value)))
             kept = step
         if steps:
-            self.last = (steps[-1], convert(values[-1]))
+            self.last = (steps[-1], values[-1] if convert is None else convert(values[-1]))
 
     def items(self) -> List[Tuple[int, Any]]:
         """The kept points, in step order, ending with the latest one."""
@@ -91,9 +93,8 @@ class History:
         if not values:
             return
         start = min(self.loss_step, step)
-        span = step - start
-        for i, value in enumerate(values):
-            self.loss.add(start + round(span * (i + 1) / len(values)), value)
+        span, n = step - start, len(values)
+        self.loss.extend([start + round(span * i / n) for i in range(1, n + 1)], values)
         self.loss_step = step
 
     def add_grad_ratio(self, step: int, ratio: float) -> None:

@@ -39,7 +39,8 @@ class LRTrack:
         """``update(lrs[i], steps[i])`` for each i in order, in one pass (the per-step changes a training run
         recorded since the last checkpoint); with ``changes_only``, an lr equal to the current one is skipped."""
         lr, since, peak, low = self.lr, self.since, self.peak, self.low
-        integral, changes, after_peak, depth_steps = self.integral, self.changes, self.changes_after_peak, self.depth_steps
+        integral, changes, after_peak = self.integral, self.changes, self.changes_after_peak
+        depth_steps = self.depth_steps
         for step, new in zip(steps, lrs):
             if changes_only and not new != lr:
                 continue
@@ -111,17 +112,21 @@ class LossWindow:
         self.steps = deque(self.steps, maxlen=self.recent.maxlen)
 
     def extend(self, values: List[float], step: Optional[int] = None) -> None:
-        start = min(self.last_step, step) if step is not None else 0
         n = len(values)
-        for index, value in enumerate(values):
-            if not math.isfinite(value):
-                continue
-            self.count += 1
-            if len(self.head) < self.head_size:
-                self.head.append(value)
-            self.recent.append(value)
-            self.steps.append(-1 if step is None else start + round((step - start) * (index + 1) / n))
-        if step is not None:
+        isfinite = math.isfinite
+        kept = [i for i, value in enumerate(values, 1) if isfinite(value)]  # (index + 1) of the finite values
+        if len(kept) < n:
+            values = [values[i - 1] for i in kept]
+        self.count += len(kept)
+        room = self.head_size - len(self.head)
+        if room > 0:
+            self.head.extend(values[:room])
+        self.recent.extend(values)
+        if step is None:
+            self.steps.extend([-1] * len(kept))
+        else:
+            start = min(self.last_step, step)
+            self.steps.extend([start + round((step - start) * i / n) for i in kept])
             self.last_step = step
 
     MIN_HALVES = 16  # losses needed before the window says anything

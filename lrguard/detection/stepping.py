@@ -17,7 +17,6 @@ LOW = "low"  # it ends at a fraction of its peak and stays there (LinearLR's end
 CUTS = "cuts"  # its last milestone: the lr was cut there and holds (MultiStepLR, PiecewiseConstantDecay)
 TURNS = "turns"  # a cosine at its minimum: stepped further it rises again (CosineAnnealingLR, HF's cosine)
 STOPS = "stops"  # stepped past its end it raises (OneCycleLR)
-ENDINGS = (ZERO, LOW, CUTS, TURNS, STOPS)
 UNDONE_KEPT = 8  # undone cuts kept per schedule, for the message
 _INFINITE = float("inf")
 
@@ -27,9 +26,9 @@ class Shape:
     """What a scheduler's parameters say about the lr it sets, counted in its own steps (PyTorch's last_epoch)."""
 
     first_change: Optional[int] = None  # the first step whose lr differs from the one before; None: never
-    end: Optional[int] = None  # the step where the schedule ends (see ENDINGS); None: no end known
+    end: Optional[int] = None  # the step where the schedule ends (see the endings above); None: no end known
     name: str = ""  # the parameter that sets ``end``, as the user wrote it: "T_max=10", "num_training_steps=30"
-    ending: str = ""  # one of ENDINGS ("" for a schedule that ends at its peak: a warmup, ConstantLR)
+    ending: str = ""  # one of the endings above, or "" (a schedule that ends at its peak: a warmup, ConstantLR)
     warmup: int = 0  # the steps of its warmup (0: none)
     end_ratio: float = 1.0  # the lr at its end / its peak
 
@@ -61,41 +60,35 @@ class Stepping:
     # that trains while this scheduler's optimizer never steps
     next_mark: float = 0  # the next position at which ``call`` looks closer (its end, a cosine's turn)
 
-    def call(self, opt_step: int, position: int, shape: Optional[Shape]) -> bool:
-        """One ``step()`` call at optimizer step ``opt_step``, after which the scheduler's own count is ``position``.
-        True when it just reached a point the detectors decide on (its end, or halfway back up a cosine)."""
+    def call(self, opt_step: int, position: int, shape: Optional[Shape]) -> None:
+        """One ``step()`` call at optimizer step ``opt_step``, after which the scheduler's own count is ``position``."""
         if opt_step == self.last_at and self.calls:
             self.repeats += 1
         elif self.first_at is None:
             self.first_at = opt_step
         self.calls += 1
         self.position, self.last_at = position, opt_step
-        if position < self.next_mark:
-            return False  # the common case: nothing to decide yet
-        return self._marked(opt_step, position, shape)
+        if position >= self.next_mark:  # (the common case is below it: nothing more to do)
+            self._marked(opt_step, position, shape)
 
-    def _marked(self, opt_step: int, position: int, shape: Optional[Shape]) -> bool:
-        """At or past ``next_mark``: has it reached its end, or risen halfway back up a cosine? Sets the next mark."""
+    def _marked(self, opt_step: int, position: int, shape: Optional[Shape]) -> None:
+        """At or past ``next_mark``: has it reached its end (``end_at``), or risen halfway back up after a cosine's
+        minimum (``turned_at``)? Sets the next mark."""
         end = shape.end if shape is not None else None
         self.next_mark = _INFINITE
         if end is None:
-            return False
+            return
+        turn = end + (end - shape.warmup) / 2
         if self.end_at is None:
             if position < end:
                 self.next_mark = end
-                return False
+                return
             self.end_at = opt_step
-            if shape.ending == TURNS:
-                self.next_mark = end + (end - shape.warmup) / 2
-            return True
         if shape.ending == TURNS and self.turned_at is None:
-            turn = end + (end - shape.warmup) / 2
             if position < turn:
                 self.next_mark = turn
-                return False
+                return
             self.turned_at = opt_step
-            return True
-        return False
 
     def overridden_call(self, trained: Optional[float], scheduled: float) -> None:
         """Before this call the optimizer stepped with lr ``trained`` where the schedulers had set ``scheduled``
@@ -110,10 +103,6 @@ class Stepping:
             self.diverged += 1
         self.overridden += 1
         self.override = (trained, scheduled)
-
-    def position_at(self, opt_step: int) -> int:
-        """The scheduler's own count at optimizer step ``opt_step`` (for a schedule that follows the optimizer)."""
-        return opt_step + self.offset if self.follows else self.position
 
     def cut_undone(self, before: float, found: float, after: float) -> bool:
         """This scheduler had set ``before``; another writer cut it to ``found``; this call set ``after``. True

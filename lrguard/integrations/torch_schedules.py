@@ -32,7 +32,6 @@ from ..findings import LRGuardWarning, surfaced
 from .failopen import STATE, internal_error
 from .torch_probe import probe_functions
 
-FORCED_CHECK_EVERY = 16  # an epoch start brings the next check forward, at most once per this many optimizer steps
 BISECT_POINTS = 64  # epochs probed per round when finding where a LambdaLR reaches 0
 PROBE_SECONDS = 0.02
 
@@ -47,12 +46,11 @@ _lr_of = operator.itemgetter("lr")
 class _Driven:
     """Per watched optimizer: the lrs its schedulers set last, and when."""
 
-    __slots__ = ("after", "after_step", "forced", "plateau", "__weakref__")
+    __slots__ = ("after", "after_step", "plateau", "__weakref__")
 
     def __init__(self) -> None:
         self.after: Optional[list] = None  # the lrs the latest scheduler call left (None: unknown, or not floats)
         self.after_step = 0  # the optimizer's step count then
-        self.forced = -FORCED_CHECK_EVERY  # the optimizer step of the last check an epoch start brought forward
         self.plateau = False  # a ReduceLROnPlateau drives it too (its cuts may be undone)
 
 
@@ -98,7 +96,8 @@ class _Stepper:
         watch, driven, stepping = self.watch, self.driven, self.stepping
         run = watch.run
         position = sched.last_epoch
-        notable = type(position) is int and stepping.call(run.step, position, self.schedule.shape)
+        if type(position) is int:
+            stepping.call(run.step, position, self.schedule.shape)
         now = getattr(sched, "_last_lr", None)  # torch's own copy of the lrs it just set
         if type(now) is not list or not now or type(now[0]) is not float:
             now = _floats(sched.optimizer.param_groups)
@@ -107,20 +106,17 @@ class _Stepper:
                 stepping.moved = True
             previous = driven.after
             if before is not None and previous is not None and before != previous and len(previous) == len(now):
-                notable = self._cut(previous, before, now) or notable
+                self._cut(previous, before, now)
             self.last_set = driven.after = now
             driven.after_step = run.step
         if not run.step and stepping.calls >= 2 and stepping.moved and stepping.replaced is None:
             self._replaced(sched)
-        if notable:
-            watch.next_check = min(watch.next_check, run.step + 1)
 
-    def _cut(self, previous: list, before: list, now: list) -> bool:
+    def _cut(self, previous: list, before: list, now: list) -> None:
         """Something lowered the lr since the schedulers set it: did this call set it back up?"""
         group = next((i for i, lr in enumerate(previous) if lr > 0), None)
-        if group is None or len(before) != len(now) or type(before[group]) is not float:
-            return False
-        return self.stepping.cut_undone(previous[group], before[group], now[group])
+        if group is not None and len(before) == len(now) and type(before[group]) is float:
+            self.stepping.cut_undone(previous[group], before[group], now[group])
 
     def _replaced(self, sched) -> None:
         """This scheduler's optimizer never stepped: is another one over the same parameters training?"""
@@ -347,13 +343,9 @@ def _epoch_began(loader) -> None:
     if key is None:
         key = _loader_keys[loader] = next(_keys)
     length = _length(loader)
-    for watch in list(_adapter._watches.values()):
+    for watch in list(_adapter._watches.values()):  # decided at their next checkpoint, as ever
         run = watch.run
         run.epochs.start(key, length, run.step, run.schedules)
-        driven = _driven.get(watch) or _driven.setdefault(watch, _Driven())
-        if run.step - driven.forced >= FORCED_CHECK_EVERY:
-            driven.forced = run.step
-            watch.next_check = min(watch.next_check, run.step + 1)
 
 
 def _length(loader) -> Optional[int]:

@@ -68,7 +68,8 @@ def _double(run, schedule) -> Optional[Diagnosis]:
     if stepping.follows or stepping.calls < 2 or clock is None:
         return None
     key = id(schedule)
-    epochs = [e for e in clock.whole_epochs(Mark(run.step, snapshot(run.schedules))) if key in e.calls]
+    now = Mark(run.step, snapshot(run.schedules)) if run.final else None  # (mid-run, its last calls may be ahead)
+    epochs = [e for e in clock.whole_epochs(now) if key in e.calls]
     if not epochs:
         return None
     last, batches = epochs[-1], clock.length

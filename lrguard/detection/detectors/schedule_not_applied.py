@@ -119,8 +119,9 @@ def _never_stepped(run, schedule) -> Optional[Diagnosis]:
     lr = f" at its initial lr {fmt(track.lr)}" if track is not None else ""
     return Diagnosis(
         ID, "schedule-bug",
-        f"{schedule.kind} was built but never stepped: {epochs} epoch{'s' if epochs > 1 else ''} ({run.step - stepping.built_at} optimizer"
-        f" steps) trained{lr}, though it changes the lr at its step {shape.first_change}.",
+        f"{schedule.kind} was built but never stepped: {epochs} epoch{'s' if epochs > 1 else ''}"
+        f" ({run.step - stepping.built_at} optimizer steps) trained{lr}, though it changes the lr at its step"
+        f" {shape.first_change}.",
         "Call scheduler.step() after optimizer.step(): once per epoch, or once per batch if it was sized in batches.",
         schedule=schedule,
     )
