@@ -1,9 +1,18 @@
 import gc
 import os
+import signal
 
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def pytest_configure(config):
+    """Python's own Ctrl-C, however the suite was started. A shell that starts it in the background (``cmd &``,
+    nohup) leaves SIGINT ignored, Python keeps an ignored SIGINT ignored, and so would every interpreter the tests
+    start: the tests of how a program ends on Ctrl-C could not see it end."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_collection_finish(session):

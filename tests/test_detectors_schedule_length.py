@@ -181,10 +181,10 @@ def test_schedule_that_ends_at_half_the_run_is_caught_at_its_end():
 def test_one_cycle_sized_in_steps_stepped_per_epoch_never_anneals():
     loop = Loop("OneCycleLR", Shape(1, 8 * 25, "total_steps=200", "stops", warmup=60, end_ratio=0.0), one_cycle(200))
     found = loop.train(epochs=8, batches=25, per="epoch")
-    assert first(found, LENGTH) == 200
+    assert first(found, LENGTH) == 200  # at the end of the run
     message = loop.findings(LENGTH)[0].message
     assert message.startswith("OneCycleLR(total_steps=200) is sized in optimizer steps (200: the 200 steps this run"
-                              " took) but was stepped 7 times (1 per epoch of 25 optimizer steps): it got through 4%")
+                              " took) but was stepped 8 times (1 per epoch of 25 optimizer steps): it got through 4%")
     assert "still inside its 60-step warmup" in message
 
 
@@ -227,6 +227,8 @@ def test_any_schedule_that_drove_the_lr_to_exactly_zero_long_before_the_end():
                   one_cycle(300)), dict(stop_at=120)),  # a step budget
     (lambda: Loop(shape=Shape(1, 10, "T_max=10", TURNS, end_ratio=0.0), fn=cosine(10)),
      dict(per="epoch", stop_at=70)),  # early stopping after 2 of 10 epochs
+    (lambda: Loop(shape=Shape(1, 60, "T_max=60", TURNS, end_ratio=0.0), fn=cosine(60)),
+     dict(per="epoch", stop_at=60, epochs=60)),  # stopped early at step 60: T_max's own number, by chance
     (lambda: Loop("LambdaLR", Shape(1, 300, "num_training_steps=300", ZERO, warmup=30, end_ratio=0.0),
                   linear_warmup_decay(30, 300), family="lambda"), dict()),
     (lambda: Loop("LambdaLR", Shape(1, 300, "num_training_steps=300", ZERO, warmup=30, end_ratio=0.0),
@@ -246,7 +248,7 @@ def test_any_schedule_that_drove_the_lr_to_exactly_zero_long_before_the_end():
     (lambda: Loop("CosineAnnealingWarmRestarts", None, lambda e: cosine(7)(e % 7)), dict()),
     (lambda: Loop("CyclicLR", None, lambda e: 0.1 + 0.9 * abs((e % 20) - 10) / 10), dict()),
 ], ids=["cosine-per-epoch", "cosine-per-step", "onecycle-per-step", "onecycle-step-budget", "cosine-early-stop",
-        "hf-linear", "smoke-test", "warmup-stable-decay", "constant-after-warmup", "multistep-per-epoch",
+        "cosine-stopped-at-t-max", "hf-linear", "smoke-test", "warmup-stable-decay", "constant-after-warmup", "multistep-per-epoch",
         "linear-decay-per-epoch", "multistep-early-cuts-per-epoch", "multistep-in-batches", "warm-restarts",
         "cyclic"])
 def test_healthy_schedules_give_nothing(loop, kwargs):
@@ -276,6 +278,20 @@ def test_two_training_loaders_per_epoch_are_not_double_stepping():
                 loop.optimizer_step()
                 loop.scheduler_step()
     assert not found + loop.end()
+
+
+def test_a_validation_loader_iterated_mid_epoch_is_not_the_epoch_clock():
+    """Evaluation every 20 steps on a 30-batch validation loader, in 200-batch epochs: a per-epoch scheduler not yet
+    stepped in the first epoch is not 'never stepped'."""
+    loop = Loop("LambdaLR", Shape(1), fn=lambda e: 0.9 ** e, family="lambda")
+    found = []
+    loop.epoch_start(200)
+    for batch in range(150):
+        loop.optimizer_step()
+        if (batch + 1) % 20 == 0:
+            loop.run.epochs.start(2, 30, loop.run.step, loop.run.schedules)
+        found += loop.check()
+    assert not found and loop.run.epochs.clock() is None
 
 
 def test_a_validation_loader_is_not_the_epoch_clock():

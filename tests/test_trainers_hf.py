@@ -169,9 +169,10 @@ def test_schedule_that_ends_halfway_is_caught_at_the_end(guard, tmp_path):
 
     user_schedule(tmp_path, lambda opt: get_linear_schedule_with_warmup(opt, 2, STEPS // 2))
     found = guard.findings()
-    assert ids(found) == ["schedule-length"]
-    assert found[0].step == STEPS  # decided at the end: only then is half the run at lr 0
-    assert "reached its end at optimizer step 15" in found[0].message
+    assert "schedule-length" in ids(found) and {f.category for f in found} == {"schedule-bug"}
+    length = next(f for f in found if f.id == "schedule-length")  # lr-collapse may come too: lr 0 for half the run
+    assert length.step == STEPS  # decided at the end: only then is half the run at lr 0
+    assert "reached its end at optimizer step 15" in length.message
 
 
 def test_scheduler_stepped_again_in_a_callback_is_caught(guard, tmp_path):

@@ -153,6 +153,7 @@ class LoaderTrack:
     length: Optional[int]  # its batches per epoch (len(loader)); None: unknown (an IterableDataset)
     starts: int = 0
     first_step: int = 0  # the optimizer step of its first epoch's start
+    epochs: int = 0  # whole epochs: starts that came after optimizer steps since the start before (not a peek)
     marks: Deque[Mark] = field(default_factory=lambda: deque(maxlen=3))
 
     def whole_epochs(self, now: Optional[Mark] = None) -> List[Epoch]:
@@ -164,15 +165,18 @@ class LoaderTrack:
             epochs.append(_epoch(marks[-1], now))
         return epochs[-3:]
 
+    def epoch_steps(self) -> int:
+        """Optimizer steps in its latest whole epoch (0: none yet)."""
+        return self.marks[-1].step - self.marks[-2].step if len(self.marks) >= 2 else 0
+
     def trains(self) -> bool:
-        """Does it look like the training loader: the optimizer stepped in its latest epoch, about once per batch
-        (gradient accumulation: once per up to 16 batches)?"""
-        if len(self.marks) < 2:
-            return False
-        steps = self.marks[-1].step - self.marks[-2].step
+        """Could it be the training loader: in its latest epoch the optimizer stepped once per batch, or once per k
+        batches (gradient accumulation, k <= 16), give or take the batch an epoch's start may split? A validation
+        loader iterated every N steps mid-epoch has no such relation between its length and its epochs."""
+        steps = self.epoch_steps()
         if steps < 2:
             return False
-        return self.length is None or self.length / 16 <= steps <= 2 * self.length
+        return self.length is None or any(abs(self.length - k * steps) <= k for k in range(1, 17))
 
 
 def _epoch(a: Mark, b: Mark) -> Epoch:
@@ -199,6 +203,8 @@ class Epochs:
                 self.loaders.remove(min(self.loaders, key=lambda t: t.starts))
             track = LoaderTrack(key, length, first_step=step)
             self.loaders.append(track)
+        if track.marks and step > track.marks[-1].step:
+            track.epochs += 1
         track.starts += 1
         track.length = length
         track.marks.append(Mark(step, snapshot(schedules)))
@@ -211,9 +217,10 @@ class Epochs:
         return self.loaders[0].length if self.loaders else None
 
     def clock(self) -> Optional[LoaderTrack]:
-        """The training loader: the one that began the most epochs among those that look like it."""
+        """The training loader: among those that could be, the one with the longest epochs (fewest epochs: never a
+        loader iterated several times per epoch), then the one that began the most."""
         tracks = [t for t in self.loaders if t.trains()]
-        return max(tracks, key=lambda t: t.starts) if tracks else None
+        return max(tracks, key=lambda t: (t.epoch_steps(), t.starts)) if tracks else None
 
 
 def snapshot(schedules: Sequence) -> Snapshot:

@@ -264,6 +264,7 @@ def _watch(opt: Optimizer, where=None) -> _Watch:
 def _final_check(watch: _Watch) -> None:
     watch.before = None  # a step that raised half-way left the weights it sampled here
     _wanting.discard(watch)
+    _grad_waiting.discard(watch)
     from .install import is_installed
 
     if STATE.stopped or not is_installed():
@@ -280,6 +281,9 @@ _hot: tuple = (lambda: None, None)  # (weak reference to the optimizer that step
 _scaling = False  # True once GradScaler.scale has run: only then does backward() look for a scaled loss
 _lr_of = operator.itemgetter("lr")
 _wanting: set = set()  # the watches whose next step samples the loss; while there is none, backward() keeps nothing
+# The watches whose next step samples gradients (the post-step hook keeps it): while there is none, the pre-step
+# hook returns at once. (It stays registered: adding and removing it would make torch.compile recompile.)
+_grad_waiting: set = set()
 
 
 def _hot_watch(opt: Optimizer) -> Optional[_Watch]:
@@ -296,6 +300,11 @@ def _hot_watch(opt: Optimizer) -> Optional[_Watch]:
 
 
 def _pre_step(opt, args, kwargs) -> None:
+    if _grad_waiting:  # 63 steps in 64 do nothing else
+        _before_sampled_step(opt)
+
+
+def _before_sampled_step(opt) -> None:
     if STATE.stopped:
         return
     try:
@@ -342,6 +351,10 @@ def _post_step(opt, args, kwargs) -> None:
                 watch.lrs_changed(lrs)
         if watch.before is not None:
             watch.after_step()
+        if step + 1 >= watch.next_grad:  # the next step samples gradients: the pre-step hook copies its weights
+            _grad_waiting.add(watch)
+        elif _grad_waiting:
+            _grad_waiting.discard(watch)
         if step + 1 >= watch.next_loss:  # this step samples the loss, or the next one does
             if step >= watch.next_loss:
                 loss = getattr(_local, "loss", None)  # (detached loss, GradScaler scale or None) of the last backward()

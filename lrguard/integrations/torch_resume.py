@@ -24,10 +24,18 @@ _restored: "weakref.WeakSet" = weakref.WeakSet()  # schedulers whose state was l
 
 def lrguard_observes_optimizer_restore(wrapped, instance, args, kwargs):
     """``Optimizer.load_state_dict(state_dict)``: what the restored optimizer had done."""
+    before = None
+    if not STATE.stopped:
+        try:
+            # read in place: state_dict() would run the user's state-dict hooks
+            before = _progress({"param_groups": instance.param_groups, "state": instance.state}) \
+                if isinstance(instance, Optimizer) else None
+        except Exception as exc:
+            internal_error("the Optimizer.load_state_dict hook", exc)
     result = wrapped(*args, **kwargs)
     if not STATE.stopped:
         try:
-            _optimizer_restored(instance, argument(args, kwargs, 0, "state_dict"))
+            _optimizer_restored(instance, argument(args, kwargs, 0, "state_dict"), before)
         except Exception as exc:
             internal_error("the Optimizer.load_state_dict hook", exc)
     return result
@@ -46,9 +54,8 @@ def lrguard_observes_scheduler_restore(wrapped, instance, args, kwargs):
     return result
 
 
-def _optimizer_restored(opt, state_dict) -> None:
-    if not isinstance(state_dict, dict) or not isinstance(opt, Optimizer) or not adapter._hashable(opt):
-        return
+def _progress(state_dict) -> tuple:
+    """(lr, initial_lr of each group; step counts and buffer names of the first parameter states) of a state dict."""
     groups = [g for g in state_dict.get("param_groups") or () if isinstance(g, dict)]
     saved = [adapter._number(g.get("lr")) for g in groups]
     initial = [adapter._number(g.get("initial_lr")) for g in groups]
@@ -62,6 +69,18 @@ def _optimizer_restored(opt, state_dict) -> None:
             if step is not None:
                 steps.append(step)
             buffers.update(key for key in entry if key != "step" and isinstance(key, str))
+    return saved, initial, steps, buffers
+
+
+def _optimizer_restored(opt, state_dict, before=None) -> None:
+    """``before``: the optimizer's own progress just before the load. Loading what it already had (accelerate's
+    ``AcceleratedOptimizer`` reloads the optimizer's own state dict to move it to the device; a round trip through a
+    checkpoint of this very process) resumes nothing."""
+    if not isinstance(state_dict, dict) or not isinstance(opt, Optimizer) or not adapter._hashable(opt):
+        return
+    saved, initial, steps, buffers = progress = _progress(state_dict)
+    if before is not None and progress[0] == before[0] and progress[2] == before[2]:
+        return
     moved = [(lr, base) for lr, base in zip(saved, initial) if lr is not None and base is not None and lr != base]
     if steps:
         what = "its step count"

@@ -20,9 +20,11 @@ DataLoader that drives the optimizer's steps). The evidence, from the earliest t
   first epoch of a schedule stepped every optimizer step (a length written in epochs); a decay to 0 never needs
   that (training at lr 0 is never meant). With a Keras ``fit`` the plan is known: its planned steps decide as soon
   as the end is reached. A run stopped early never trips this (it ends *before* the schedule does);
-- never annealed: the schedule is sized in optimizer steps (its length equals the steps this run took, within 5%)
-  but was stepped at most once per two optimizer steps (per epoch, Lightning's default ``interval``): it got
-  through a fraction of its schedule. Only once the run reached that length, or at its end;
+- never annealed: at the end of the run, a schedule sized in optimizer steps (OneCycleLR's ``total_steps``, HF's
+  ``num_training_steps``: their names say so, and the length equals the steps the run took, within 5%) was stepped
+  at most once per two optimizer steps (per epoch, Lightning's default ``interval``): it got through a fraction of
+  its schedule. Not for a neutral length (``T_max``, ``total_iters``): a per-epoch cosine with ``T_max=30`` stopped
+  early at optimizer step 30 shows the same numbers;
 - any schedule that drove every group's lr to exactly 0 while the run went on for as long again (a LambdaLR or a
   Keras function that hits 0): training at lr 0 is never meant.
 
@@ -43,6 +45,7 @@ MIN_STEPS = 8  # optimizer steps before anything is decided
 MIN_PAST = 4  # optimizer steps past a schedule's end before it counts as passed
 NEED = {ZERO: 1, LOW: 3, CUTS: 9}  # steps past the end, per step before it
 END_RUN = 30  # optimizer steps a run needs before "never annealed" is decided
+IN_STEPS = ("total_steps=", "num_training_steps=")  # lengths whose very name says optimizer steps
 MATCH = 0.05  # a length equals the run's optimizer steps within 5% (or 2 steps)
 PER_STEP = 1.8  # scheduler steps per optimizer step from which it is stepped twice per step
 PER_BATCH = 0.5  # ... from which it is stepped about once per optimizer step
@@ -163,14 +166,14 @@ def _ended_in_first_epoch(run, schedule, end_at: int) -> bool:
 
 def _never_annealed(run, schedule) -> Optional[Diagnosis]:
     shape, stepping = schedule.shape, schedule.stepping
-    if shape is None or shape.end is None or stepping.follows:
+    if not run.final or shape is None or shape.end is None or stepping.follows:
         return None
+    if not shape.name.startswith(IN_STEPS):
+        return None  # T_max=30 stepped per epoch and stopped early at step 30 looks the same
     steps, length = run.step - stepping.built_at, shape.end - stepping.start
     done = stepping.position - stepping.start
     if steps < END_RUN or length <= 0 or abs(length - steps) > max(2, MATCH * steps):
         return None
-    if steps < length and not run.final:
-        return None  # not at its length yet: the run may go on to it
     if 2 * done > length or 2 * stepping.calls > steps:
         return None
     warm = f", still inside its {shape.warmup}-step warmup" if stepping.position < shape.warmup else ""

@@ -133,5 +133,6 @@ def _epochs_since(run, step: int) -> int:
     if clock is None:
         return 0
     if clock.first_step >= step:
-        return clock.starts - 1
-    return sum(1 for mark in clock.marks if mark.step >= step) - 1
+        return clock.epochs
+    marks = [mark.step for mark in clock.marks if mark.step >= step]
+    return sum(1 for a, b in zip(marks, marks[1:]) if b > a)
