@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import random
 import statistics
 import subprocess
 import sys
@@ -73,20 +74,24 @@ class Ratios:
     def per_unit(self, variant: str, clock: int) -> float:
         return median([r[variant][clock] for r in self.rounds if variant in r])
 
-    def spread(self, variant: str, clock: int) -> tuple:
-        values = sorted(r[variant][clock] / r[self.baseline][clock] for r in self.rounds
-                        if variant in r and self.baseline in r)
-        return values[0], values[-1]
+    def interval(self, variant: str, clock: int, resamples: int = 400) -> tuple:
+        """A 95% bootstrap interval of ``ratio(variant, clock)``: how far the median could move with other rounds
+        of the same noise (on a shared machine single rounds range widely; the median of many does not)."""
+        values = [r[variant][clock] / r[self.baseline][clock] for r in self.rounds
+                  if variant in r and self.baseline in r]
+        rng = random.Random(0)
+        medians = sorted(median(rng.choices(values, k=len(values))) for _ in range(resamples))
+        return medians[int(0.025 * resamples)], medians[int(0.975 * resamples) - 1]
 
     def table(self, unit: str = "step", scale: float = 1e3, unit_name: str = "ms") -> str:
         lines = [f"{'variant':<16} {'wall/' + unit:>12} {'cpu/' + unit:>12} {'wall ratio':>11} {'cpu ratio':>10}"
-                 f"   (median of {len(self.rounds)} alternating rounds; cpu ratio min..max)"]
+                 f"   (medians of {len(self.rounds)} alternating rounds; cpu ratio's 95% interval)"]
         for v in self.variants():
             wall, cpu = self.per_unit(v, 0) * scale, self.per_unit(v, 1) * scale
             if v == self.baseline:
                 lines.append(f"{v:<16} {wall:>9.3f} {unit_name} {cpu:>9.3f} {unit_name} {'1':>11} {'1':>10}")
             else:
-                lo, hi = self.spread(v, 1)
+                lo, hi = self.interval(v, 1)
                 lines.append(f"{v:<16} {wall:>9.3f} {unit_name} {cpu:>9.3f} {unit_name} {self.ratio(v, 0):>11.4f}"
                              f" {self.ratio(v, 1):>10.4f}   ({lo:.3f}..{hi:.3f})")
         return "\n".join(lines)

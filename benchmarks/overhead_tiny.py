@@ -115,7 +115,8 @@ def in_process(rounds: int, schedule: str) -> _bench.Ratios:
 def subprocesses(rounds: int) -> _bench.Ratios:
     script = str(Path(__file__).resolve())
     args = ["--child", "--blocks", "8", "--block", "256"]
-    modes = {"plain": [sys.executable, script, *args], "import lrguard": [sys.executable, script, "--import-lrguard", *args]}
+    modes = {"plain": [sys.executable, script, *args],
+             "import lrguard": [sys.executable, script, "--import-lrguard", *args]}
     run = _bench.lrguard_run_argv()
     if run is not None:
         modes["lrguard run"] = [*run, script, *args]
@@ -159,8 +160,10 @@ def main() -> None:
         print(ratios.table(scale=1e3, unit_name="ms"))
         key = f"in-process, {'steady lr' if schedule == 'steady' else schedule + ' per batch'}"
         results[key], limits[key] = ratios.ratio("lrguard", 1), LIMIT_PCT
-        print(_bench.verdict(f"{key} (cpu)", ratios.ratio("lrguard", 1), LIMIT_PCT), "|",
-              f"wall {_bench.overhead(ratios.ratio('lrguard', 0))}")
+        lo, hi = ratios.interval("lrguard", 1)
+        print(_bench.verdict(f"{key} (cpu)", ratios.ratio("lrguard", 1), LIMIT_PCT),
+              f"(95% interval {_bench.overhead(lo)}..{_bench.overhead(hi)})",
+              f"| wall {_bench.overhead(ratios.ratio('lrguard', 0))}")
     if not args.no_subprocess:
         ratios = subprocesses(args.subprocess_rounds)
         print(f"\n[fresh subprocesses, steady lr: 8 blocks x 256 steps each, median per child;"

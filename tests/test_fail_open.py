@@ -36,11 +36,12 @@ def _faults():
     """(label, owner, attribute): every lrguard function a watched PyTorch training goes through."""
     points = [(f"detector {d.ID}", d, "check") for d in DETECTORS]
     points += [(f"TrainingRun.{name}", lrguard.detection.training.TrainingRun, name) for name in
-               ("__init__", "set_bases", "observe_lrs", "observe_losses", "observe_grads", "add_schedule", "check",
-                "report")]
-    points += [("LRTrack.update", lrguard.detection.series.LRTrack, "update"),
+               ("__init__", "set_bases", "record_lrs", "_fold_lrs", "observe_losses", "observe_grads", "add_schedule",
+                "check", "report")]
+    # the hot path records lr changes (record_lrs) and folds them into the tracks and the history when read
+    points += [("LRTrack.extend", lrguard.detection.series.LRTrack, "extend"),
                ("LossWindow.extend", lrguard.detection.series.LossWindow, "extend"),
-               ("History.add_lrs", lrguard.detection.history.History, "add_lrs"),
+               ("History.add_lr_changes", lrguard.detection.history.History, "add_lr_changes"),
                ("RunRegistry.add", lrguard.detection.registry.RunRegistry, "add"),
                ("FindingLog.add", findings_module.FindingLog, "add"),
                ("findings._warn", findings_module, "_warn")]

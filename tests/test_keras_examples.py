@@ -20,7 +20,8 @@ def test_keras_multiplier_bug_warns_in_the_first_epoch_at_the_callback_line():
     out = proc.stdout
     assert ("ScheduleBugWarning: [keras-multiplier] LearningRateScheduler's schedule returns multipliers"
             " (schedule(0) = 1.0) but Keras uses the value as the learning rate itself: the optimizer's lr went"
-            " from 0.001 to 1.0. Return the lr (e.g. 0.001 * (10 - epoch) / 10).") in out
+            " from 0.001 to 1.0. The schedule function is `def lr_scheduler` at examples/keras_multiplier_bug.py:28."
+            " Return the lr (e.g. 0.001 * (10 - epoch) / 10).") in out
     line = next(l for l in out.splitlines() if "ScheduleBugWarning" in l)
     lineno = int(line.split(":")[1])
     assert "LearningRateScheduler(" in (EXAMPLES / "keras_multiplier_bug.py").read_text().splitlines()[lineno - 1]

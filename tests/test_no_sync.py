@@ -221,4 +221,7 @@ def test_steady_state_steps_add_no_growing_state(armed, monkeypatch):
         grown = {path: (earlier.get(path, 0), size) for path, size in last.items() if size > earlier.get(path, 0) + 16}
         assert not grown, f"state that grows with the steps: {grown}"
     assert sum(last.values()) <= sum(first.values()) + 64, (sum(first.values()), sum(last.values()))
-    assert max(last.values()) <= 256  # small, fixed windows
+    # small, fixed windows; the histories decimate at their own bound (History), and the registry may hold the
+    # histories of longer runs of other tests in this process
+    windows = {path: size for path, size in last.items() if "_history" not in path}
+    assert max(windows.values()) <= 256, {path: size for path, size in windows.items() if size > 256}
