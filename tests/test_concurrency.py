@@ -6,6 +6,7 @@ import gc
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -188,12 +189,18 @@ def test_torchrun_two_ranks_on_cpu_with_gloo(tmp_path):
     out.mkdir()
     env = {k: v for k, v in os.environ.items() if k not in ("LRGUARD_DISABLE", "RANK", "LOCAL_RANK", "WORLD_SIZE")}
     env.update(PYTHONDONTWRITEBYTECODE="1", OMP_NUM_THREADS="1")
-    proc = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-         "--log-dir", str(logs), "--redirects", "3", str(script), str(out)],
-        capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path,
-    )
-    stderr = {int(p.parent.name): p.read_text() for p in logs.glob("*/attempt_0/*/stderr.log")}
+    for attempt in range(2):
+        shutil.rmtree(logs, ignore_errors=True)
+        proc = subprocess.run(
+            [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+             "--log-dir", str(logs), "--redirects", "3", str(script), str(out)],
+            capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path,
+        )
+        stderr = {int(p.parent.name): p.read_text() for p in logs.glob("*/attempt_0/*/stderr.log")}
+        # gloo's known teardown race on a loaded machine: a rank aborts at exit, after its work ("terminate called
+        # without an active exception"), with or without lrguard; run the job once more then
+        if proc.returncode == 0 or not any("terminate called without an active exception" in s for s in stderr.values()):
+            break
     assert proc.returncode == 0, (proc.stderr[-2000:], stderr)
     ranks = {r: json.loads((out / f"rank{r}.json").read_text()) for r in (0, 1)}
     for rank, result in ranks.items():

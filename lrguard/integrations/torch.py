@@ -1,7 +1,9 @@
 """PyTorch adapter: optimizer steps, schedulers, losses and gradients become observations of a ``TrainingRun``.
 
-Hot path (every optimizer step): one global post-step hook reads the param groups' lrs and compares them with
-the last ones. Device values (losses, gradient norms) are sampled, queued, and read in batches at checkpoints:
+Hot path (every optimizer step): one global post-step hook counts the step, reads the param groups' lrs and
+compares them with the last ones; an lr that changed is recorded as it is (``TrainingRun.record_lrs``: two list
+appends) and folded into the run's tracks when they are next read (at checkpoints). The pre-step hook and the
+``Tensor.backward`` wrapper return at once unless the next step samples gradients or the loss. Device values (losses, gradient norms) are sampled, queued, and read in batches at checkpoints:
 on CUDA through a non-blocking copy that is only read once its event has completed, so steady-state steps add no
 host-device synchronisation. lrguard keeps weak references to optimizers and schedulers, and adds no attribute.
 """
