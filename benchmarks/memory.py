@@ -3,8 +3,9 @@
 What runs: a real 2-layer model (weights, gradients, an SGD optimizer that lrguard watches) and, for each of the
 1,000,000 steps, lrguard's per-step path exactly as ``Optimizer.step`` runs it: the global pre- and post-step
 hooks that lrguard registered with torch (taken from torch's own hook tables), with the loss handed over by the
-function the patched ``Tensor.backward`` calls once autograd is done, and a learning rate that changes at every step (a cosine written
-into the param group, as a per-batch scheduler does), so that every step records an lr change. The optimizer's
+function the patched ``torch.autograd.backward`` (what ``loss.backward()`` calls) runs once autograd is done, and a
+learning rate that changes at every step (a cosine written into the param group, as a per-batch scheduler does), so
+that every step records an lr change. The optimizer's
 own arithmetic and autograd are left out: they are not lrguard's memory, and a real step costs ~100 us here
 (~250 us under tracemalloc), too slow for a million steps; lrguard's sampled reads (losses, gradient norms,
 weight clones, checkpoints with the detectors) all run for real.
@@ -75,7 +76,7 @@ def main() -> None:
     post = list(torch_optimizer._global_optimizer_post_hooks.values())
     if adapter._pre_step not in pre or adapter._post_step not in post:
         raise SystemExit("lrguard's hooks are not registered with torch")
-    took_backward = getattr(adapter, "_took_backward", None)  # what the patched Tensor.backward runs after autograd
+    took_backward = getattr(adapter, "_took_backward", None)  # what the patched torch.autograd.backward runs after autograd
     if took_backward is None:
         raise SystemExit("lrguard.integrations.torch has no _took_backward: update this benchmark")
     group, no_args, no_kwargs = opt.param_groups[0], (), {}

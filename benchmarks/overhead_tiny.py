@@ -7,16 +7,19 @@ Two measurements, both side by side in this one invocation, each the median of p
 
 1. In-process, ``lrguard.uninstall()`` / ``lrguard.install()`` toggled between alternating rounds on the same
    model, optimizer and data. This is the tight one: same process, same memory layout, same warmed-up allocator
-   and caches, short rounds (128 steps, ~60 ms: two of lrguard's 64-step checkpoint periods, so each round holds
-   the same sampled work) so that the load of other processes falls on both sides alike; and ``uninstall()``
-   restores torch exactly (the original ``Tensor.backward``, no global optimizer hooks), so the plain rounds are
-   plain torch. It measures exactly what lrguard adds per step: its hooks and its sampled reads. Run with a steady
-   lr and with schedulers stepped every batch, whose lr changes at every step (LambdaLR, OneCycleLR, and a
-   LambdaLR built as transformers' ``get_linear_schedule_with_warmup`` builds it): lrguard's busier path, which
-   includes its scheduler-step wrapper.
+   and caches, short rounds (256 steps, ~120 ms: one of lrguard's steady-state checkpoint periods, so each round
+   holds the same sampled work) so that the load of other processes falls on both sides alike; and ``uninstall()``
+   restores torch exactly (the original ``torch.autograd.backward``, no global optimizer hooks), so the plain rounds
+   are plain torch. It measures exactly what lrguard adds per step: its hooks and its sampled reads, in a long
+   run's steady state (from step 4096, where lrguard samples a quarter as often as in a run's first 2048 steps).
+   Run with a steady lr and with schedulers stepped every batch, whose lr changes at every step (LambdaLR,
+   OneCycleLR, and a LambdaLR built as transformers' ``get_linear_schedule_with_warmup`` builds it): lrguard's
+   busier path, which includes its scheduler-step wrapper. The start of a run (a new optimizer and scheduler, and
+   their first 1024 steps, lrguard's dense sampling and its read-ahead of the schedule) is measured apart, with
+   no target.
 2. Fresh subprocesses, alternating: plain (lrguard never imported), import mode (``import lrguard`` first, then
-   torch), and ``lrguard run`` (when lrguard has its CLI). Each child times its own steps after a warm-up (start-up
-   excluded). This checks the real entry points end to end; process-to-process noise makes it looser.
+   torch), and ``lrguard run`` (when lrguard has its CLI). Each child times its own steps after a warm-up of 4096
+   steps (start-up excluded). This checks the real entry points end to end; process-to-process noise makes it looser.
 
     python benchmarks/overhead_tiny.py [--rounds N] [--schedules steady LambdaLR ...] [--no-subprocess]
 """
@@ -42,7 +45,9 @@ import _bench  # noqa: E402
 
 LIMIT_PCT = 1.5  # in process
 FRESH_LIMIT_PCT = 3.0  # fresh processes: import mode and `lrguard run` (process-to-process noise is larger)
-BLOCK = 128  # steps per in-process round (~60 ms): two of lrguard's 64-step checkpoint periods
+BLOCK = 256  # steps per in-process round (~120 ms): one of lrguard's steady-state checkpoint periods
+STEADY_FROM = 4096  # lrguard samples at its steady-state rate from this step on
+START_STEPS = 1024  # the start of a run, measured apart (no target: lrguard samples 4x as often there)
 
 
 def _linear_warmup(step: int, warmup: int, total: int) -> float:
@@ -61,21 +66,30 @@ SCHEDULES = {
 }
 
 
-def build(schedule: str = "steady"):
-    """The tiny loop, with one of ``SCHEDULES`` stepped every batch: returns ``steps(n)``."""
-    torch.set_num_threads(1)
-    torch.manual_seed(0)
-    layers, size = [], 32
-    for _ in range(4):
-        layers += [nn.Linear(size, 64), nn.ReLU()]
-        size = 64
-    model = nn.Sequential(*layers, nn.Linear(size, 10))
-    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    sched = SCHEDULES[schedule](opt) if SCHEDULES[schedule] else None
-    X, y = torch.randn(32, 32), torch.randint(0, 10, (32,))
-    loss_fn = nn.CrossEntropyLoss()
+class TinyLoop:
+    """The tiny training loop, with one of ``SCHEDULES`` stepped every batch."""
 
-    def steps(n: int) -> None:
+    def __init__(self, schedule: str = "steady") -> None:
+        torch.set_num_threads(1)
+        torch.manual_seed(0)
+        layers, size = [], 32
+        for _ in range(4):
+            layers += [nn.Linear(size, 64), nn.ReLU()]
+            size = 64
+        self.model = nn.Sequential(*layers, nn.Linear(size, 10))
+        self.schedule = schedule
+        self.X, self.y = torch.randn(32, 32), torch.randint(0, 10, (32,))
+        self.loss_fn = nn.CrossEntropyLoss()
+        self.restart()
+
+    def restart(self) -> None:
+        """A new optimizer (and scheduler) over the same model: a new training run, from its first step."""
+        self.opt = torch.optim.SGD(self.model.parameters(), lr=0.01, momentum=0.9)
+        make = SCHEDULES[self.schedule]
+        self.sched = make(self.opt) if make else None
+
+    def steps(self, n: int) -> None:
+        opt, sched, model, loss_fn, X, y = self.opt, self.sched, self.model, self.loss_fn, self.X, self.y
         for _ in range(n):
             opt.zero_grad()
             loss = loss_fn(model(X), y)
@@ -84,13 +98,11 @@ def build(schedule: str = "steady"):
             if sched is not None:
                 sched.step()
 
-    return steps
-
 
 def child(blocks: int, block: int) -> None:
     """One subprocess measurement: warm up, then the median per-step time over ``blocks`` blocks."""
-    steps = build()
-    steps(300)
+    steps = TinyLoop().steps
+    steps(STEADY_FROM)
     walls, cpus = [], []
     for _ in range(blocks):
         wall, cpu = _bench.timed(lambda: steps(block))
@@ -102,14 +114,29 @@ def child(blocks: int, block: int) -> None:
 
 
 def in_process(rounds: int, schedule: str) -> _bench.Ratios:
-    steps = build(schedule)
-    steps(300)
+    """A long run's steady state: rounds of BLOCK steps, from step STEADY_FROM on."""
+    loop = TinyLoop(schedule)
+    loop.steps(300)
     import lrguard  # after torch: lrguard patches it at once
 
     lrguard.install()
-    steps(300)  # lrguard's warm-up: its dense first steps and first checkpoints
-    return _bench.alternate({"plain": lrguard.uninstall, "lrguard": lrguard.install}, lambda: steps(BLOCK),
+    loop.steps(STEADY_FROM)  # lrguard's start: its dense first steps, checkpoints and samples
+    return _bench.alternate({"plain": lrguard.uninstall, "lrguard": lrguard.install}, lambda: loop.steps(BLOCK),
                             rounds, BLOCK)
+
+
+def run_start(rounds: int, schedule: str) -> _bench.Ratios:
+    """The start of a run: rounds of a new optimizer (and scheduler) and its first START_STEPS steps, where lrguard
+    samples densely and reads the new scheduler ahead."""
+    loop = TinyLoop(schedule)
+    loop.steps(300)
+    import lrguard
+
+    def start() -> None:
+        loop.restart()
+        loop.steps(START_STEPS)
+
+    return _bench.alternate({"plain": lrguard.uninstall, "lrguard": lrguard.install}, start, rounds, START_STEPS)
 
 
 def subprocesses(rounds: int) -> _bench.Ratios:
@@ -138,9 +165,11 @@ def subprocesses(rounds: int) -> _bench.Ratios:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=60, help="in-process rounds (default 60)")
+    parser.add_argument("--rounds", type=int, default=80, help="in-process rounds (default 80)")
     parser.add_argument("--schedules", nargs="*", choices=list(SCHEDULES), default=list(SCHEDULES),
                         help="in-process loops to measure (default: all)")
+    parser.add_argument("--start-rounds", type=int, default=10,
+                        help="rounds of a run's first steps (default 10; 0: not measured)")
     parser.add_argument("--subprocess-rounds", type=int, default=5)
     parser.add_argument("--no-subprocess", action="store_true")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -152,11 +181,11 @@ def main() -> None:
         return child(args.blocks, args.block)
 
     print(f"tiny step: 5-layer MLP (32-64-64-64-64-10), batch 32, SGD(momentum), CPU, 1 thread; {_bench.machine()}")
-    results, limits = {}, {}
+    results, limits, start = {}, {}, {}
     for schedule in args.schedules:
         ratios = in_process(args.rounds, schedule)
         label = "steady lr" if schedule == "steady" else f"{schedule} stepped every batch (the lr changes every step)"
-        print(f"\n[in-process, {label}: {BLOCK} steps per round]")
+        print(f"\n[in-process, {label}: {BLOCK} steps per round from step {STEADY_FROM}]")
         print(ratios.table(scale=1e3, unit_name="ms"))
         key = f"in-process, {'steady lr' if schedule == 'steady' else schedule + ' per batch'}"
         results[key], limits[key] = ratios.ratio("lrguard", 1), LIMIT_PCT
@@ -164,9 +193,17 @@ def main() -> None:
         print(_bench.verdict(f"{key} (cpu)", ratios.ratio("lrguard", 1), LIMIT_PCT),
               f"(95% interval {_bench.overhead(lo)}..{_bench.overhead(hi)})",
               f"| wall {_bench.overhead(ratios.ratio('lrguard', 0))}")
+        if args.start_rounds:
+            ratios = run_start(args.start_rounds, schedule)
+            print(f"[the start of a run, same loop: a new optimizer and its first {START_STEPS} steps per round]")
+            print(ratios.table(scale=1e3, unit_name="ms"))
+            lo, hi = ratios.interval("lrguard", 1)
+            start[key] = round((ratios.ratio("lrguard", 1) - 1) * 100, 2)
+            print(f"{key}, steps 1-{START_STEPS} (cpu): {_bench.overhead(ratios.ratio('lrguard', 1))}"
+                  f" (95% interval {_bench.overhead(lo)}..{_bench.overhead(hi)}; no target)")
     if not args.no_subprocess:
         ratios = subprocesses(args.subprocess_rounds)
-        print(f"\n[fresh subprocesses, steady lr: 8 blocks x 256 steps each, median per child;"
+        print(f"\n[fresh subprocesses, steady lr: 8 blocks x 256 steps each from step {STEADY_FROM}, median per child;"
               f" {args.subprocess_rounds} rounds]")
         print(ratios.table(scale=1e3, unit_name="ms"))
         for name in ratios.variants()[1:]:
@@ -175,7 +212,8 @@ def main() -> None:
             print(_bench.verdict(f"{key} (cpu)", ratios.ratio(name, 1), FRESH_LIMIT_PCT), "|",
                   f"wall {_bench.overhead(ratios.ratio(name, 0))}")
     _bench.emit({"benchmark": "overhead_tiny", "limit_pct": LIMIT_PCT, "limits_pct": limits,
-                 "overhead_pct": {k: round((v - 1) * 100, 2) for k, v in results.items()}})
+                 "overhead_pct": {k: round((v - 1) * 100, 2) for k, v in results.items()},
+                 "start_pct": start})
 
 
 if __name__ == "__main__":

@@ -161,12 +161,31 @@ def test_sampling_steps_between_checkpoints_only_queue(armed):
     for _ in range(63):
         step()
     assert watch.run.step + 1 == watch.next_check  # the next step reads
-    from lrguard.integrations.torch import GRAD_EVERY, LOSS_EVERY
+    from lrguard.integrations.torch import LOSS_PER_CHECK, check_period
 
-    assert len(watch.losses) == 63 // LOSS_EVERY and all(isinstance(t, Tensor) for t in watch.losses)
-    assert len(watch.grads) == 63 // GRAD_EVERY  # (none when gradients are sampled at the checkpoints themselves)
+    assert check_period(watch.run.step) == 64
+    assert len(watch.losses) == LOSS_PER_CHECK - 1 and all(isinstance(t, Tensor) for t in watch.losses)
+    assert not watch.grads  # gradients are sampled at the checkpoints themselves
     step()
     assert not watch.losses and not watch.grads
+
+
+def test_a_long_run_samples_a_quarter_as_often_as_its_start(armed):
+    """From step 4096 on: a checkpoint (with its gradient sample) every 256 steps and 16 losses per checkpoint, each
+    read in one batch; steps 64..2047 have one every 64 steps with the same 16 losses."""
+    opt, step = tiny_loop("sgd")
+    watch = _watch(opt)
+    reads = {}
+    for phase, (start, count) in {"start": (300, 512), "steady": (4200, 512)}.items():
+        while watch.run.step < start:
+            step()
+        checkpoints, losses, grads = 0, watch.run.losses.count, watch.run.history.grad_ratio.last
+        for _ in range(count):
+            checkpoints += watch.run.step + 1 >= watch.next_check
+            step()
+        step_of_last_grad = watch.run.history.grad_ratio.last[0]
+        reads[phase] = (checkpoints, watch.run.losses.count - losses, step_of_last_grad > grads[0])
+    assert reads == {"start": (8, 128, True), "steady": (2, 32, True)}
 
 
 def _sizes(roots) -> dict:

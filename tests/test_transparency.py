@@ -48,8 +48,13 @@ def _classes():
 
 
 def _snapshot():
-    """Every class attribute of PyTorch's tensor, optimizers, schedulers and GradScaler, as objects."""
-    return {(cls, name): value for cls in _classes() for name, value in list(vars(cls).items())}
+    """Every class attribute of PyTorch's tensor, optimizers, schedulers and GradScaler, and every attribute of
+    ``torch.autograd`` (lrguard wraps its ``backward``), as objects."""
+    return {(owner, name): value for owner in [*_classes(), torch.autograd] for name, value in list(vars(owner).items())}
+
+
+def _name(owner) -> str:
+    return getattr(owner, "__qualname__", owner.__name__)
 
 
 def _global_step_hooks():
@@ -69,17 +74,17 @@ def test_patched_methods_look_like_the_originals():
     with without_lrguard():
         plain = _snapshot()
     guarded = _snapshot()
-    changed = sorted((k for k in guarded if plain.get(k) is not guarded[k]), key=lambda k: (k[0].__qualname__, k[1]))
-    names = {f"{cls.__qualname__}.{name}" for cls, name in changed}
-    assert {"Optimizer.__init__", "LRScheduler.__init__", "Tensor.backward"} <= names, names
+    changed = sorted((k for k in guarded if plain.get(k) is not guarded[k]), key=lambda k: (_name(k[0]), k[1]))
+    names = {f"{_name(cls)}.{name}" for cls, name in changed}
+    assert {"Optimizer.__init__", "LRScheduler.__init__", "torch.autograd.backward"} <= names, names
     assert set(plain) <= set(guarded), "lrguard removed a class attribute"
     for cls, name in changed:
         original = plain.get((cls, name)) or _inherited(plain, cls, name)
         wrapper = guarded[(cls, name)]
-        assert wrapper.__wrapped__ is original, f"{cls.__qualname__}.{name}"
+        assert wrapper.__wrapped__ is original, f"{_name(cls)}.{name}"
         for attr in ("__name__", "__qualname__", "__doc__", "__module__"):
-            assert getattr(wrapper, attr) == getattr(original, attr), f"{cls.__qualname__}.{name}.{attr}"
-        assert inspect.signature(wrapper) == inspect.signature(original), f"{cls.__qualname__}.{name}"
+            assert getattr(wrapper, attr) == getattr(original, attr), f"{_name(cls)}.{name}.{attr}"
+        assert inspect.signature(wrapper) == inspect.signature(original), f"{_name(cls)}.{name}"
 
 
 def test_uninstall_restores_the_originals_by_identity_and_install_rearms():
@@ -210,7 +215,8 @@ def _wrapped_methods():
              "step_lr._update_lr": step_lr._update_lr, "step_lr.load_state_dict": step_lr.load_state_dict,
              "tensor.backward": leaf.backward, "loader.__iter__": loader.__iter__}
     unbound = {"ReduceLROnPlateau.step": torch.optim.lr_scheduler.ReduceLROnPlateau.step,
-               "Optimizer.__init__": torch.optim.Optimizer.__init__, "Tensor.backward": torch.Tensor.backward}
+               "Optimizer.__init__": torch.optim.Optimizer.__init__, "Tensor.backward": torch.Tensor.backward,
+               "torch.autograd.backward": torch.autograd.backward}
     result = {}
     for name, method in bound.items():
         holder = {"owner": method.__self__, "callback": method}

@@ -47,7 +47,7 @@ class LRTrack:
             if since or not math.isnan(lr):  # not the first update (which may come at step 0: Keras)
                 integral += lr * (step - since)
                 # _depth(lr, peak), inlined: this loop runs once per lr change, every step for a per-batch schedule
-                if lr < peak < _INF and peak > 0:
+                if lr < peak < _INF and peak > 0 and not lr * 9.99 > peak:  # (within 9.99x of the peak: 0)
                     depth = min(DECADES - 1, int(_log10(peak / lr) + 1e-9)) if lr > 0 else DECADES - 1
                 else:
                     depth = 0

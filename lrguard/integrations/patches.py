@@ -17,7 +17,7 @@ import sys
 import types
 import weakref
 from functools import lru_cache
-from typing import Any, Callable, List, Tuple
+from typing import Any, Callable, List, Optional, Tuple, Union
 
 import wrapt
 
@@ -51,13 +51,16 @@ class _BoundWrapper(wrapt.BoundFunctionWrapper):
 
 
 class _Wrapper(wrapt.FunctionWrapper):
-    """What ``Patches.wrap`` sets on the class; read there raw (``vars(cls)[name]``), a reference to ``cls.name``."""
+    """What ``Patches.wrap`` sets on a class or a module; pickled as a reference to ``owner.name``, as the original."""
 
     __slots__ = ()
     __bound_function_wrapper__ = _BoundWrapper
 
     def __reduce_ex__(self, protocol):
-        return getattr, (self._self_lrguard_owner, self.__name__)
+        owner = self._self_lrguard_owner
+        if isinstance(owner, types.ModuleType):
+            return self.__qualname__  # a module's function: pickled by its name, as Python pickles the original
+        return getattr, (owner, self.__name__)
 
     def __reduce__(self):
         return self.__reduce_ex__(2)
@@ -76,20 +79,23 @@ class Patches:
         self._applied: List[Tuple[type, str, Any, bool]] = []
         self._handles: List[Any] = []
 
-    def wrap(self, owner: type, name: str, wrapper: Wrapper) -> None:
-        """Replace ``owner.name`` by a ``wrapt.FunctionWrapper`` of it (``_Wrapper``) that calls ``wrapper``.
+    def wrap(self, owner: Union[type, types.ModuleType], name: str, wrapper: Wrapper,
+             enabled: Optional[Callable[[], object]] = None) -> None:
+        """Replace ``owner.name`` by a ``wrapt.FunctionWrapper`` of it (``_Wrapper``) that calls ``wrapper``, or, while
+        ``enabled()`` (wrapt's own test, best a C function: it runs at every call) is false, the original directly.
 
-        The original is the raw class attribute (a function, ``classmethod`` or ``staticmethod`` object), found
-        on ``owner`` or the first base class that defines it, as Python's attribute lookup does.
+        For a class, the original is the raw class attribute (a function, ``classmethod`` or ``staticmethod``
+        object), found on ``owner`` or the first base class that defines it, as Python's attribute lookup does; for
+        a module, its function (called unbound: no wrapper is bound per call).
         """
         own = name in owner.__dict__
-        for cls in owner.__mro__:
-            if name in cls.__dict__:
-                original = cls.__dict__[name]
+        for space in getattr(owner, "__mro__", (owner,)):
+            if name in space.__dict__:
+                original = space.__dict__[name]
                 break
         else:
             raise AttributeError(f"{owner.__qualname__} has no attribute {name!r}")
-        wrapped = _Wrapper(original, wrapper)
+        wrapped = _Wrapper(original, wrapper, enabled)
         wrapped._self_lrguard_owner = owner  # (on wrapt's proxy itself, for pickling: see _Wrapper)
         setattr(owner, name, wrapped)
         code = getattr(wrapper, "__code__", None)

@@ -3,8 +3,10 @@
 Hot path (every optimizer step): one global post-step hook counts the step, reads the param groups' lrs and
 compares them with the last ones; an lr that changed is recorded as it is (``TrainingRun.record_lrs``: two list
 appends) and folded into the run's tracks when they are next read (at checkpoints). The pre-step hook and the
-``Tensor.backward`` wrapper return at once unless the next step samples gradients or the loss. Device values (losses, gradient norms) are sampled, queued, and read in batches at checkpoints:
-on CUDA through a non-blocking copy that is only read once its event has completed, so steady-state steps add no
+``torch.autograd.backward`` wrapper (what ``loss.backward()`` calls) return at once unless the next step samples
+gradients or the loss. Device values (losses, gradient norms) are sampled, queued, and read in batches at
+checkpoints, a quarter as often in a long run's steady state as in its first 2048 steps (see ``check_period``): on
+CUDA through a non-blocking copy that is only read once its event has completed, so steady-state steps add no
 host-device synchronisation. lrguard keeps weak references to optimizers and schedulers, and adds no attribute.
 """
 from __future__ import annotations
@@ -35,10 +37,15 @@ from .torch_probe import phase_epochs, probe_functions, probe_scheduler
 from . import torch_schedules
 from .schedule_functions import function_sites, method_site
 
-LOSS_DENSE_STEPS = 32  # every step's loss is sampled up to here, then every LOSS_EVERY-th
-LOSS_EVERY = 4
-GRAD_EVERY = 64  # gradient statistics at steps 2, 4, 8, 16, 32, 64, then every GRAD_EVERY-th (at checkpoints)
-CHECK_EVERY = 64  # checkpoints at steps 1, 2, 4, ..., 64, then every CHECK_EVERY-th
+# Sampling cadence. Checkpoints (a batch read of the queued device values, then the detectors) at steps 1, 2, 4, ...,
+# 64, then every CHECK_EVERY-th; from step 2048 on, every 1/16 of the steps so far (rounded down to a power of two),
+# at most every CHECK_MAX-th (from step 4096): a long run's steady state samples a quarter as often as its start.
+# Gradient statistics at steps 2, 4, 8, ..., 64, then at the checkpoints; the loss of every step up to
+# LOSS_DENSE_STEPS, then LOSS_PER_CHECK per checkpoint period (every 4th step, every 8th, every 16th).
+LOSS_DENSE_STEPS = 32
+LOSS_PER_CHECK = 16
+CHECK_EVERY = 64
+CHECK_MAX = 256
 CLONE_LIMIT = 1 << 22  # weights larger than this (elements) get no update/weight ratio
 DEFER_LIMIT = 256  # values queued while a CUDA read is in flight, before lrguard reads them synchronously
 PROBE_EPOCHS = list(range(17)) + [24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 2048, 4096, 8192,
@@ -49,6 +56,16 @@ _watches: "weakref.WeakKeyDictionary[Optimizer, _Watch]" = weakref.WeakKeyDictio
 _schedulers_seen: "weakref.WeakSet" = weakref.WeakSet()
 _schedule_of: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # scheduler -> its Schedule
 _local = threading.local()  # .loss: the tensor backward() was last called on in this thread
+
+
+def check_period(step: int) -> int:
+    """Steps from a checkpoint (and gradient sample) at ``step`` (>= CHECK_EVERY) to the next one."""
+    return min(CHECK_MAX, max(CHECK_EVERY, 1 << ((step // 16).bit_length() - 1))) if step >= 16 else CHECK_EVERY
+
+
+def loss_period(step: int) -> int:
+    """Steps from a loss sample at ``step`` to the next one."""
+    return 1 if step < LOSS_DENSE_STEPS else check_period(step) // LOSS_PER_CHECK
 
 
 def _number(value) -> Optional[float]:
@@ -65,7 +82,7 @@ def _number(value) -> Optional[float]:
         return None
 
 
-_cuda_initialized = torch.cuda.is_initialized
+_cuda = torch.cuda  # its ``_initialized`` flag: one attribute read a step (``_capturing`` checks it all)
 _INF = math.inf
 
 
@@ -84,7 +101,7 @@ class _Watch:
     """The adapter-side state of one watched optimizer; its ``TrainingRun`` holds the framework-free part."""
 
     __slots__ = ("run", "last_lrs", "tensor_lrs", "schedulers", "losses", "grads", "before", "pending",
-                 "next_loss", "next_grad", "next_check", "__weakref__")
+                 "next_loss", "next_grad", "next_check", "next_event", "__weakref__")
 
     def __init__(self, opt: Optimizer, where=None) -> None:
         self.run = TrainingRun("torch", where)
@@ -99,6 +116,34 @@ class _Watch:
         self.pending = None  # (values tensor on host, event, losses count, grads meta) of a CUDA read in flight
         self.next_loss, self.next_grad = 1, 2
         self.next_check = 1
+        self.next_event = 1  # the first of the three: the post-step hook looks no closer before it
+
+    def check_soon(self) -> None:
+        """Run a checkpoint at the next optimizer step."""
+        self.next_check = min(self.next_check, self.run.step + 1)
+        self.next_event = min(self.next_event, self.next_check)
+
+    def sampling_step(self, opt: Optimizer, step: int) -> None:
+        """At ``next_event`` (the post-step hook of ``step``): the gradient sample this step took, the loss sample it
+        takes, what the next step samples, the checkpoint."""
+        if self.before is not None:
+            self.after_step()
+        if step + 1 >= self.next_grad:  # the next step samples gradients: the pre-step hook copies its weights
+            _grad_waiting.add(self)
+        else:
+            _grad_waiting.discard(self)
+        if step >= self.next_loss:
+            loss = getattr(_local, "loss", None)  # (detached loss, GradScaler scale or None) of the last backward()
+            if loss is not None:
+                _local.loss = None
+                self.take_loss(*loss)
+        if step + 1 >= self.next_loss:  # tell backward() to keep its loss for the next step
+            _wanting.add(self)
+        else:
+            _wanting.discard(self)
+        if step >= self.next_check:
+            self.checkpoint(opt)
+        self.next_event = min(self.next_grad, self.next_loss, self.next_check)
 
     # -- per step ----------------------------------------------------------------------------------
     def lrs_changed(self, lrs: list) -> None:
@@ -127,7 +172,7 @@ class _Watch:
         """``loss``: the detached one-element tensor of the last ``backward()``; ``scale``: the GradScaler scale
         it was multiplied by, if it was."""
         step = self.run.step
-        self.next_loss = step + (1 if step < LOSS_DENSE_STEPS else LOSS_EVERY)
+        self.next_loss = step + loss_period(step)
         if loss.is_floating_point() or loss.is_complex():
             if isinstance(scale, torch.Tensor):
                 value = loss.reshape(()).float()
@@ -142,7 +187,7 @@ class _Watch:
         groups = opt.param_groups
         first = next((p for g in groups for p in g["params"] if p.grad is not None and p.dim() >= 2), None)
         if first is None:
-            self.next_grad = self.run.step + 1 + GRAD_EVERY
+            self.next_grad = self.run.step + 1 + check_period(self.run.step + 1)
             return
         last = next(p for g in reversed(groups) for p in reversed(g["params"]) if p.grad is not None and p.dim() >= 2)
         clones = [p.detach().clone() if p.numel() <= CLONE_LIMIT else None for p in (first, last)]
@@ -153,7 +198,7 @@ class _Watch:
         weights' gradients, the weights, and how far the step moved each weight that was cloned."""
         step, first, last, clones = self.before
         self.before = None
-        self.next_grad = step + (step if step < GRAD_EVERY else GRAD_EVERY)
+        self.next_grad = step + (step if step < CHECK_EVERY else check_period(step))
         weights = (first.detach(), last.detach())
         kept = tuple(old is not None for old in clones)
         if weights[0].is_cuda:  # fused: one kernel for all the norms
@@ -172,10 +217,8 @@ class _Watch:
     # -- checkpoints ---------------------------------------------------------------------------------
     def checkpoint(self, opt: Optional[Optimizer], final: bool = False) -> None:
         run = self.run
-        if run.step < CHECK_EVERY:
-            self.next_check = max(run.step * 2, run.step + 1)
-        else:
-            self.next_check = run.step + CHECK_EVERY
+        step = run.step
+        self.next_check = max(step * 2, step + 1) if step < CHECK_EVERY else step + check_period(step)
         self._read(final)
         if self.tensor_lrs and opt is not None:
             values = [_number(g["lr"]) for g in opt.param_groups]
@@ -334,7 +377,7 @@ def _post_step(opt, args, kwargs) -> None:
             watch = _hot_watch(opt)
             if watch is None:
                 return
-        if _cuda_initialized() and _capturing():
+        if _cuda._initialized and _capturing():
             return  # a step captured into a CUDA graph: its replays are not seen, and nothing may run now
         run = watch.run
         step = run.step = run.step + 1
@@ -351,24 +394,8 @@ def _post_step(opt, args, kwargs) -> None:
             lrs = [*map(_lr_of, groups)]
             if lrs != last if not watch.tensor_lrs else _replaced(lrs, last):
                 watch.lrs_changed(lrs)
-        if watch.before is not None:
-            watch.after_step()
-        if step + 1 >= watch.next_grad:  # the next step samples gradients: the pre-step hook copies its weights
-            _grad_waiting.add(watch)
-        elif _grad_waiting:
-            _grad_waiting.discard(watch)
-        if step + 1 >= watch.next_loss:  # this step samples the loss, or the next one does
-            if step >= watch.next_loss:
-                loss = getattr(_local, "loss", None)  # (detached loss, GradScaler scale or None) of the last backward()
-                if loss is not None:
-                    _local.loss = None
-                    watch.take_loss(*loss)
-            if step + 1 >= watch.next_loss:  # tell backward() to keep its loss for the next step
-                _wanting.add(watch)
-            else:
-                _wanting.discard(watch)
-        if step >= watch.next_check:
-            watch.checkpoint(opt)
+        if step + 1 >= watch.next_event:  # this step or the next samples something, or a checkpoint is due
+            watch.sampling_step(opt, step)
     except LRGuardWarning as error:
         raise surfaced(error)  # a finding your warning filter (-W error) made an exception: see its note
     except Exception as exc:
@@ -435,7 +462,7 @@ def _scheduler_built(sched) -> None:
         _schedule_of[sched] = schedule
         torch_schedules.scheduler_built(sched, schedule, watch)  # its length, and its steps from now on
         watch.schedulers.append(weakref.ref(sched))
-        watch.next_check = min(watch.next_check, watch.run.step + 1)
+        watch.check_soon()
     except Exception as exc:
         internal_error("watching a new scheduler", exc)
 
@@ -451,7 +478,7 @@ def _container_built(watch: _Watch, container) -> None:
         if schedule.family in ("lambda", "multiplicative"):
             epochs = phase_epochs(PROBE_EPOCHS, span)
             schedule.probe_epochs, schedule.probes = probe_functions(sched.lr_lambdas, epochs, PROBE_SECONDS)
-    watch.next_check = min(watch.next_check, watch.run.step + 1)
+    watch.check_soon()
 
 
 # -- patching ---------------------------------------------------------------------------------------
@@ -495,11 +522,12 @@ def _scaled(scaler, result) -> None:
 
 
 def lrguard_observes_backward(wrapped, instance, args, kwargs):
-    """``Tensor.backward``: keep the loss when a watched optimizer samples it at its next step."""
+    """``torch.autograd.backward`` (what ``loss.backward()`` calls): keep the loss for the watched optimizer that
+    samples it at its next step (wrapt calls this only then: see ``patch``)."""
     result = wrapped(*args, **kwargs)
-    if _wanting and not STATE.stopped:  # only when a watched optimizer samples the loss at its next step
+    if _wanting and not STATE.stopped:
         try:
-            _took_backward(instance)
+            _took_backward(args[0] if args else kwargs.get("tensors"))
         except Exception as exc:
             internal_error("the PyTorch backward hook", exc)
     return result
@@ -509,7 +537,9 @@ def _took_backward(loss) -> None:
     """Keep the loss for the next step: detached (its graph, and through it the model's weights, must not outlive
     the user's own references) and only a one-element one (a detached view keeps its storage alive)."""
     local = _local
-    if not _wanting or loss.numel() != 1:  # no step samples it (3 steps in 4), or not a scalar
+    if type(loss) in (list, tuple) and len(loss) == 1:  # torch.autograd.backward([loss])
+        loss = loss[0]
+    if not _wanting or not isinstance(loss, torch.Tensor) or loss.numel() != 1:  # no step samples it, or not a scalar
         local.loss = None
         if _scaling:
             local.scaled = None
@@ -531,7 +561,8 @@ def patch(patches: Patches) -> None:
         cls = getattr(lr_scheduler, name, None)
         if cls is not None and "__init__" in cls.__dict__:
             patches.wrap(cls, "__init__", lrguard_observes_scheduler_init)
-    patches.wrap(torch.Tensor, "backward", lrguard_observes_backward)
+    # A module's function (nothing bound per call), that wrapt calls directly while no watch samples the loss next
+    patches.wrap(torch.autograd, "backward", lrguard_observes_backward, enabled=_wanting.__len__)
     patches.wrap(torch.nn.RNN, "__init__", through_time.lrguard_observes_rnn_init)
     patches.keep(through_time.Disarm())
     patches.wrap(GradScaler, "scale", lrguard_observes_grad_scaler)

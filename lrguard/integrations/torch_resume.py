@@ -95,7 +95,7 @@ def _optimizer_restored(opt, state_dict, before=None) -> None:
     run.restore = Restore(step=run.step, optimizer=type(opt).__name__,
                           optimizer_step=int(max(steps)) if steps else None, state=what, saved_lrs=saved,
                           saved_initial_lrs=initial)
-    watch.next_check = min(watch.next_check, run.step + 1)  # its next step records where the schedulers are
+    watch.check_soon()  # its next step records where the schedulers are
 
 
 def first_step_after_restore(watch) -> None:

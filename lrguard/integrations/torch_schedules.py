@@ -76,7 +76,8 @@ class _Stepper:
         if after is not None and watch.run.step > driven.after_step and not self.own_step and not watch.tensor_lrs:
             trained = watch.last_lrs  # the lrs of the optimizer's latest step
             if trained == after or len(trained) != len(after):
-                self.stepping.overridden_call(None, 0.0)
+                if self.stepping.overridden:  # (a streak of overrides ends)
+                    self.stepping.overridden_call(None, 0.0)
             else:
                 self._overridden(trained, after)
         return list(map(_lr_of, sched.optimizer.param_groups)) if driven.plateau else None
