@@ -76,7 +76,7 @@ def main() -> None:
     post = list(torch_optimizer._global_optimizer_post_hooks.values())
     if adapter._pre_step not in pre or adapter._post_step not in post:
         raise SystemExit("lrguard's hooks are not registered with torch")
-    took_backward = getattr(adapter, "_took_backward", None)  # what the patched torch.autograd.backward runs after autograd
+    took_backward = getattr(adapter, "_took_backward", None)  # what the wrapped torch.autograd.backward runs
     if took_backward is None:
         raise SystemExit("lrguard.integrations.torch has no _took_backward: update this benchmark")
     group, no_args, no_kwargs = opt.param_groups[0], (), {}

@@ -50,7 +50,8 @@ def _classes():
 def _snapshot():
     """Every class attribute of PyTorch's tensor, optimizers, schedulers and GradScaler, and every attribute of
     ``torch.autograd`` (lrguard wraps its ``backward``), as objects."""
-    return {(owner, name): value for owner in [*_classes(), torch.autograd] for name, value in list(vars(owner).items())}
+    owners = [*_classes(), torch.autograd]
+    return {(owner, name): value for owner in owners for name, value in list(vars(owner).items())}
 
 
 def _name(owner) -> str:
