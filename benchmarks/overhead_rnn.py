@@ -3,8 +3,9 @@ steps, hidden 64, batch 32, Adam, CPU, 1 thread (target: <= 1%).
 
 In-process, ``lrguard.uninstall()`` / ``lrguard.install()`` toggled between alternating rounds on the same model,
 optimizer and data (as ``overhead_tiny.py`` does), 128 steps per round: two of lrguard's 64-step sampling
-periods, so each round holds the same sampled work (a gradient sample, and the through-time measurement at the
-forward after it: one small chain of products per time step on 8 sequences).
+periods (one of its 128-step ones from step 2048), so each round holds whole sampling periods (a gradient sample,
+and the through-time measurement at the forward after it: one small chain of products per time step on 8
+sequences).
 
     python benchmarks/overhead_rnn.py [--rounds N]
 """

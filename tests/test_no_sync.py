@@ -188,6 +188,30 @@ def test_a_long_run_samples_a_quarter_as_often_as_its_start(armed):
     assert reads == {"start": (8, 128, True), "steady": (2, 32, True)}
 
 
+def test_the_loss_comes_from_autograd_backward_only_when_a_step_samples_it(armed, monkeypatch):
+    """``loss.backward()`` and ``torch.autograd.backward(loss)`` both hand lrguard the loss; on the steps that do not
+    sample it, wrapt calls the original directly (lrguard's wrapper does not run)."""
+    from lrguard.integrations import torch as adapter
+
+    calls = []
+    took = adapter._took_backward
+    monkeypatch.setattr(adapter, "_took_backward", lambda loss: calls.append(loss) or took(loss))
+    torch.manual_seed(0)
+    model = nn.Linear(4, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    X, y = torch.randn(8, 4), torch.randn(8, 1)
+    for i in range(128):
+        opt.zero_grad()
+        loss = nn.functional.mse_loss(model(X), y)
+        torch.autograd.backward([loss]) if i % 2 else loss.backward()
+        opt.step()
+    watch = _watch(opt)
+    assert len(calls) == watch.run.losses.count == 32 + (128 - 32) // 4  # every step to 32, then every 4th
+    assert {type(c) for c in calls} == {Tensor, list}  # both ways in
+    history = [v for _, v in watch.run.history.loss.items()]
+    assert history[-1] == pytest.approx(loss.item(), rel=0.05)  # the real loss, sampled near the end
+
+
 def _sizes(roots) -> dict:
     """Length of every container reachable from lrguard's state (through lrguard's own objects only)."""
     sizes, seen, todo = {}, set(), [(name, obj) for name, obj in roots.items()]

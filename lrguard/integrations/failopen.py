@@ -7,8 +7,11 @@ import threading
 
 
 class _State:
-    stopped = False  # set by the first internal error; every hook checks it first
-    lock = threading.Lock()  # two threads failing at once still print one message
+    __slots__ = ("stopped", "lock")  # (a slot: the one attribute read every hook reads first, at every call)
+
+    def __init__(self) -> None:
+        self.stopped = False  # set by the first internal error; every hook checks it first
+        self.lock = threading.Lock()  # two threads failing at once still print one message
 
 
 STATE = _State()
