@@ -195,6 +195,7 @@ def test_the_loss_comes_from_autograd_backward_only_when_a_step_samples_it(armed
 
     calls = []
     took = adapter._took_backward
+    plain_backward = adapter._loss_tap.original
     monkeypatch.setattr(adapter, "_took_backward", lambda loss: calls.append(loss) or took(loss))
     torch.manual_seed(0)
     model = nn.Linear(4, 1)
@@ -208,6 +209,11 @@ def test_the_loss_comes_from_autograd_backward_only_when_a_step_samples_it(armed
     watch = _watch(opt)
     assert len(calls) == watch.run.losses.count == 32 + (128 - 32) // 4  # every step to 32, then every 4th
     assert {type(c) for c in calls} == {Tensor, list}  # both ways in
+    # torch's own function in place on the steps that do not sample the loss, lrguard's wrapper before one that does
+    while watch.run.step + 1 < watch.next_loss:
+        assert torch.autograd.backward is plain_backward
+        opt.step()
+    assert torch.autograd.backward.__wrapped__ is plain_backward
     history = [v for _, v in watch.run.history.loss.items()]
     assert history[-1] == pytest.approx(loss.item(), rel=0.05)  # the real loss, sampled near the end
 

@@ -17,7 +17,7 @@ import sys
 import types
 import weakref
 from functools import lru_cache
-from typing import Any, Callable, List, Optional, Tuple, Union
+from typing import Any, Callable, List, Tuple, Union
 
 import wrapt
 
@@ -79,10 +79,8 @@ class Patches:
         self._applied: List[Tuple[type, str, Any, bool]] = []
         self._handles: List[Any] = []
 
-    def wrap(self, owner: Union[type, types.ModuleType], name: str, wrapper: Wrapper,
-             enabled: Optional[Callable[[], object]] = None) -> None:
-        """Replace ``owner.name`` by a ``wrapt.FunctionWrapper`` of it (``_Wrapper``) that calls ``wrapper``, or, while
-        ``enabled()`` (wrapt's own test, best a C function: it runs at every call) is false, the original directly.
+    def wrap(self, owner: Union[type, types.ModuleType], name: str, wrapper: Wrapper) -> None:
+        """Replace ``owner.name`` by a ``wrapt.FunctionWrapper`` of it (``_Wrapper``) that calls ``wrapper``.
 
         For a class, the original is the raw class attribute (a function, ``classmethod`` or ``staticmethod``
         object), found on ``owner`` or the first base class that defines it, as Python's attribute lookup does; for
@@ -95,7 +93,7 @@ class Patches:
                 break
         else:
             raise AttributeError(f"{owner.__qualname__} has no attribute {name!r}")
-        wrapped = _Wrapper(original, wrapper, enabled)
+        wrapped = _Wrapper(original, wrapper)
         wrapped._self_lrguard_owner = owner  # (on wrapt's proxy itself, for pickling: see _Wrapper)
         setattr(owner, name, wrapped)
         code = getattr(wrapper, "__code__", None)

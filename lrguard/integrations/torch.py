@@ -138,9 +138,9 @@ class _Watch:
                 _local.loss = None
                 self.take_loss(*loss)
         if step + 1 >= self.next_loss:  # tell backward() to keep its loss for the next step
-            _wanting.add(self)
+            _loss_tap.want(self)
         else:
-            _wanting.discard(self)
+            _loss_tap.drop(self)
         if step >= self.next_check:
             self.checkpoint(opt)
         self.next_event = min(self.next_grad, self.next_loss, self.next_check)
@@ -302,13 +302,13 @@ def _watch(opt: Optimizer, where=None) -> _Watch:
     if watch is None:
         watch = _watches[opt] = _Watch(opt, where)
         weakref.finalize(opt, _final_check, watch)
-        _wanting.add(watch)  # its first step samples the loss
+        _loss_tap.want(watch)  # its first step samples the loss
     return watch
 
 
 def _final_check(watch: _Watch) -> None:
     watch.before = None  # a step that raised half-way left the weights it sampled here
-    _wanting.discard(watch)
+    _loss_tap.drop(watch)
     _grad_waiting.discard(watch)
     from .install import is_installed
 
@@ -325,7 +325,7 @@ def _final_check(watch: _Watch) -> None:
 _hot: tuple = (lambda: None, None)  # (weak reference to the optimizer that stepped last, its watch)
 _scaling = False  # True once GradScaler.scale has run: only then does backward() look for a scaled loss
 _lr_of = operator.itemgetter("lr")
-_wanting: set = set()  # the watches whose next step samples the loss; while there is none, backward() keeps nothing
+_wanting: set = set()  # the watches whose next step samples the loss (see _LossTap)
 # The watches whose next step samples gradients (the post-step hook keeps it): while there is none, the pre-step
 # hook returns at once. (It stays registered: adding and removing it would make torch.compile recompile.)
 _grad_waiting: set = set()
@@ -521,9 +521,41 @@ def _scaled(scaler, result) -> None:
     _local.scaled = (weakref.ref(result), getattr(scaler, "_scale", None))  # weak: the loss holds its graph
 
 
+class _LossTap:
+    """``torch.autograd.backward`` (what ``loss.backward()`` calls) is lrguard's wrapper only while a watched
+    optimizer samples the loss at its next step (``_wanting`` is not empty); on the other steps it is torch's own
+    function, and their ``backward()`` runs no code of lrguard's. (Even a wrapt wrapper that only tests ``enabled``
+    cost ~0.5% of a tiny step: ``benchmarks/overhead_tiny.py``.) Swapping a module's attribute changes no type, so no
+    method cache is invalidated and no code is re-specialized. ``uninstall()`` puts the original back."""
+
+    def __init__(self) -> None:
+        self.wrapper = self.original = None  # while installed
+
+    def arm(self, wrapper, original) -> None:
+        self.wrapper, self.original = wrapper, original
+        torch.autograd.backward = wrapper if _wanting else original
+
+    def want(self, watch: _Watch) -> None:
+        if not _wanting and self.wrapper is not None:
+            torch.autograd.backward = self.wrapper
+        _wanting.add(watch)
+
+    def drop(self, watch: _Watch) -> None:
+        _wanting.discard(watch)
+        if not _wanting and self.original is not None:
+            torch.autograd.backward = self.original
+
+    def remove(self) -> None:
+        """On uninstall (``Patches.keep``), before the original is put back."""
+        self.wrapper = self.original = None
+
+
+_loss_tap = _LossTap()
+
+
 def lrguard_observes_backward(wrapped, instance, args, kwargs):
-    """``torch.autograd.backward`` (what ``loss.backward()`` calls): keep the loss for the watched optimizer that
-    samples it at its next step (wrapt calls this only then: see ``patch``)."""
+    """``torch.autograd.backward`` (what ``loss.backward()`` calls), while a watched optimizer samples the loss at its
+    next step (see ``_LossTap``): keep the loss for it."""
     result = wrapped(*args, **kwargs)
     if _wanting and not STATE.stopped:
         try:
@@ -561,8 +593,10 @@ def patch(patches: Patches) -> None:
         cls = getattr(lr_scheduler, name, None)
         if cls is not None and "__init__" in cls.__dict__:
             patches.wrap(cls, "__init__", lrguard_observes_scheduler_init)
-    # A module's function (nothing bound per call), that wrapt calls directly while no watch samples the loss next
-    patches.wrap(torch.autograd, "backward", lrguard_observes_backward, enabled=_wanting.__len__)
+    original = torch.autograd.backward
+    patches.wrap(torch.autograd, "backward", lrguard_observes_backward)  # a module's function: nothing bound per call
+    _loss_tap.arm(torch.autograd.backward, original)  # in place only while a step samples the loss
+    patches.keep(_loss_tap)
     patches.wrap(torch.nn.RNN, "__init__", through_time.lrguard_observes_rnn_init)
     patches.keep(through_time.Disarm())
     patches.wrap(GradScaler, "scale", lrguard_observes_grad_scaler)
