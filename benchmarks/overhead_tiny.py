@@ -22,6 +22,7 @@ Two measurements, both side by side in this one invocation, each the median of p
    steps (start-up excluded). This checks the real entry points end to end; process-to-process noise makes it looser.
 
     python benchmarks/overhead_tiny.py [--rounds N] [--schedules steady LambdaLR ...] [--no-subprocess]
+                                       [--per-step ROUNDS]
 """
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import argparse  # noqa: E402
 import functools  # noqa: E402
 import statistics  # noqa: E402
+import time  # noqa: E402
 
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
@@ -139,6 +141,34 @@ def run_start(rounds: int, schedule: str) -> _bench.Ratios:
     return _bench.alternate({"plain": lrguard.uninstall, "lrguard": lrguard.install}, start, rounds, START_STEPS)
 
 
+def per_step(rounds: int) -> None:
+    """Diagnostic, no target: the steady-state loop timed one step at a time in the same alternation (plain,
+    lrguard), to tell the typical step (its median and 25th percentile, which the machine's hiccups and lrguard's
+    sampled steps leave alone) from the round means."""
+    loop = TinyLoop()
+    loop.steps(300)
+    import lrguard
+
+    lrguard.install()
+    loop.steps(STEADY_FROM)
+    clock = time.perf_counter_ns
+    times: dict = {"plain": [], "lrguard": []}
+    for r in range(rounds):
+        for name in (("plain", "lrguard") if r % 2 == 0 else ("lrguard", "plain")):
+            (lrguard.uninstall if name == "plain" else lrguard.install)()
+            for _ in range(BLOCK):
+                start = clock()
+                loop.steps(1)
+                times[name].append(clock() - start)
+    print(f"\n[per step, steady lr: {rounds} rounds of {BLOCK} steps timed one by one; diagnostic, no target]")
+    stats = {"25th percentile": lambda t: statistics.quantiles(t, n=4)[0], "median": statistics.median,
+             "mean": statistics.fmean}
+    for label, stat in stats.items():
+        plain, guarded = stat(times["plain"]), stat(times["lrguard"])
+        print(f"{label:16s} plain {plain / 1e3:7.1f} us  lrguard {guarded / 1e3:7.1f} us",
+              _bench.overhead(guarded / plain))
+
+
 def subprocesses(rounds: int) -> _bench.Ratios:
     script = str(Path(__file__).resolve())
     args = ["--child", "--blocks", "8", "--block", "256"]
@@ -170,6 +200,8 @@ def main() -> None:
                         help="in-process loops to measure (default: all)")
     parser.add_argument("--start-rounds", type=int, default=10,
                         help="rounds of a run's first steps (default 10; 0: not measured)")
+    parser.add_argument("--per-step", type=int, default=0, metavar="ROUNDS",
+                        help="also time the steady loop one step at a time (a diagnostic; default: not run)")
     parser.add_argument("--subprocess-rounds", type=int, default=5)
     parser.add_argument("--no-subprocess", action="store_true")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -201,6 +233,8 @@ def main() -> None:
             start[key] = round((ratios.ratio("lrguard", 1) - 1) * 100, 2)
             print(f"{key}, steps 1-{START_STEPS} (cpu): {_bench.overhead(ratios.ratio('lrguard', 1))}"
                   f" (95% interval {_bench.overhead(lo)}..{_bench.overhead(hi)}; no target)")
+    if args.per_step:
+        per_step(args.per_step)
     if not args.no_subprocess:
         ratios = subprocesses(args.subprocess_rounds)
         print(f"\n[fresh subprocesses, steady lr: 8 blocks x 256 steps each from step {STEADY_FROM}, median per child;"
