@@ -218,6 +218,29 @@ def test_the_loss_comes_from_autograd_backward_only_when_a_step_samples_it(armed
     assert history[-1] == pytest.approx(loss.item(), rel=0.05)  # the real loss, sampled near the end
 
 
+def test_another_tools_patch_of_autograd_backward_stays(armed, monkeypatch):
+    """lrguard swaps its wrapper of ``torch.autograd.backward`` in and out, but never replaces a patch that another
+    tool put on top of it (here: one that counts calls, wrapping whatever was there)."""
+    inner = torch.autograd.backward
+    seen = []
+
+    def counting(*args, **kwargs):
+        seen.append(1)
+        return inner(*args, **kwargs)
+
+    monkeypatch.setattr(torch.autograd, "backward", counting)
+    torch.manual_seed(0)
+    model = nn.Linear(4, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    X, y = torch.randn(8, 4), torch.randn(8, 1)
+    for _ in range(100):
+        opt.zero_grad()
+        nn.functional.mse_loss(model(X), y).backward()
+        opt.step()
+        assert torch.autograd.backward is counting
+    assert len(seen) == 100
+
+
 def _sizes(roots) -> dict:
     """Length of every container reachable from lrguard's state (through lrguard's own objects only)."""
     sizes, seen, todo = {}, set(), [(name, obj) for name, obj in roots.items()]

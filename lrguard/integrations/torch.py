@@ -527,7 +527,8 @@ class _LossTap:
     function, and their ``backward()`` runs no code of lrguard's (a wrapt wrapper left in place that only tested
     wrapt's ``enabled`` flag still cost ~0.5% of the tiny step of ``benchmarks/overhead_tiny.py``, timed step by step).
     Swapping a module's attribute changes no type, so no method cache is invalidated and no code is re-specialized.
-    ``uninstall()`` puts the original back."""
+    Only lrguard's own two objects are ever swapped: a patch another tool put there stays (with lrguard's wrapper
+    inside it, or without: then the loss goes unsampled). ``uninstall()`` puts the original back."""
 
     def __init__(self) -> None:
         self.wrapper = self.original = None  # while installed
@@ -537,13 +538,13 @@ class _LossTap:
         torch.autograd.backward = wrapper if _wanting else original
 
     def want(self, watch: _Watch) -> None:
-        if not _wanting and self.wrapper is not None:
-            torch.autograd.backward = self.wrapper
         _wanting.add(watch)
+        if torch.autograd.backward is self.original and self.wrapper is not None:  # (never another tool's patch)
+            torch.autograd.backward = self.wrapper
 
     def drop(self, watch: _Watch) -> None:
         _wanting.discard(watch)
-        if not _wanting and self.original is not None:
+        if not _wanting and torch.autograd.backward is self.wrapper and self.wrapper is not None:
             torch.autograd.backward = self.original
 
     def remove(self) -> None:
