@@ -8,7 +8,7 @@ differently.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Callable, Optional, Sequence
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,20 @@ def fmt(value: float) -> str:
     return f"{value:.4g}"
 
 
-from . import absolute_lr, collapse, invalid, keras_multiplier, vanishing  # noqa: E402  (they use fmt)
+def first_rule(run, rules: Sequence[Callable[[Any, Any], Optional[Diagnosis]]]) -> Optional[Diagnosis]:
+    """The first diagnosis of ``rule(run, schedule)`` over the run's schedules that have been stepped (the latest
+    schedule first, the rules in their order), or None."""
+    for schedule in reversed(run.schedules):
+        if schedule.stepping is None:
+            continue
+        for rule in rules:
+            diagnosis = rule(run, schedule)
+            if diagnosis is not None:
+                return diagnosis
+    return None
+
+
+from . import absolute_lr, collapse, invalid, keras_multiplier, vanishing  # noqa: E402  (they use what is above)
 from . import plateau_mode, resume_mismatch  # noqa: E402
 from . import schedule_length, schedule_not_applied  # noqa: E402
 

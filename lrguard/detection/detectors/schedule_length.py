@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from . import Diagnosis, fmt
+from . import Diagnosis, first_rule, fmt
 from ..stepping import CUTS, LOW, TURNS, ZERO, Mark, snapshot
 
 ID = "schedule-length"
@@ -54,14 +54,7 @@ PER_BATCH = 0.5  # ... from which it is stepped about once per optimizer step
 def check(run) -> Optional[Diagnosis]:
     if run.step < MIN_STEPS:
         return None
-    for schedule in reversed(run.schedules):
-        if schedule.stepping is None:
-            continue
-        for rule in (_double, _turned, _ended, _never_annealed):
-            diagnosis = rule(run, schedule)
-            if diagnosis is not None:
-                return diagnosis
-    return _at_zero(run)
+    return first_rule(run, (_double, _turned, _ended, _never_annealed)) or _at_zero(run)
 
 
 # -- the rules -------------------------------------------------------------------------------------------------

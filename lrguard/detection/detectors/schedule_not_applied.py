@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from . import Diagnosis, fmt
+from . import Diagnosis, first_rule, fmt
 
 ID = "schedule-not-applied"
 
@@ -36,14 +36,7 @@ MIN_STEPS = 8  # optimizer steps before a never-stepped scheduler is judged
 
 
 def check(run) -> Optional[Diagnosis]:
-    for schedule in reversed(run.schedules):
-        if schedule.stepping is None:
-            continue
-        for rule in (_replaced, _overridden, _undone, _never_stepped):
-            diagnosis = rule(run, schedule)
-            if diagnosis is not None:
-                return diagnosis
-    return None
+    return first_rule(run, (_replaced, _overridden, _undone, _never_stepped))
 
 
 def _replaced(run, schedule) -> Optional[Diagnosis]:
