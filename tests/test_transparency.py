@@ -75,7 +75,7 @@ def test_patched_methods_look_like_the_originals():
     with without_lrguard():
         plain = _snapshot()
     opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)  # its first step samples the loss: lrguard's
-    guarded = _snapshot()  # torch.autograd.backward is in place until then (see the test below)
+    guarded = _snapshot()  # torch.autograd.backward is in place until then (tests/test_no_sync.py)
     del opt
     changed = sorted((k for k in guarded if plain.get(k) is not guarded[k]), key=lambda k: (_name(k[0]), k[1]))
     names = {f"{_name(cls)}.{name}" for cls, name in changed}
