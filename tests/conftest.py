@@ -31,3 +31,14 @@ def pytest_sessionstart(session):
     if dsession is not None and session.config.option.verbose < 0:
         session.config.pluginmanager.unregister(name="terminaldistreporter")
         dsession.terminal = None
+
+
+@pytest.fixture
+def nothing_compiled():
+    """Dynamo's counters as in a fresh process: lrguard measures no RNN and pins its loss wrapper once torch.compile
+    has compiled a graph in the process, and tests/test_compile.py may have run in this worker."""
+    from torch._dynamo.utils import counters
+
+    counters.pop("stats", None)
+    yield
+    counters.pop("stats", None)

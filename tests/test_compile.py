@@ -62,6 +62,12 @@ def training(how: str, absolute: bool = False):
             loss.backward()
             opt.step()
             opt.zero_grad()
+    elif how == "autograd_backward":  # torch.autograd.backward called in the compiled frame: Dynamo guards on it
+        @torch.compile(backend=BACKEND)
+        def train_step(xb, yb):
+            torch.autograd.backward(nn.functional.cross_entropy(model(xb), yb))
+            opt.step()
+            opt.zero_grad()
     else:
         @torch.compile(backend=BACKEND)
         def optimizer_step():
@@ -116,7 +122,7 @@ def test_compiled_model_dynamo_does_exactly_the_same(guard):
     assert run.step == EPOCHS * BATCHES and run.losses.count > 0 and len(run.grads) > 0
 
 
-@pytest.mark.parametrize("how", ["train_step", "optimizer_step"])
+@pytest.mark.parametrize("how", ["train_step", "optimizer_step", "autograd_backward"])
 def test_compiled_optimizer_step_same_graphs_no_new_break_no_recompile(guard, how):
     """``opt.step()`` inside the compiled function: lrguard's step hooks run there. Dynamo compiles the same graphs
     with the same ops, meets no graph-break reason it did not meet without lrguard, and recompiles no more.

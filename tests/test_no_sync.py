@@ -188,7 +188,7 @@ def test_a_long_run_samples_a_quarter_as_often_as_its_start(armed):
     assert reads == {"start": (8, 128, True), "steady": (2, 32, True)}
 
 
-def test_the_loss_comes_from_autograd_backward_only_when_a_step_samples_it(armed, monkeypatch):
+def test_the_loss_comes_from_autograd_backward_only_when_a_step_samples_it(armed, monkeypatch, nothing_compiled):
     """``loss.backward()`` and ``torch.autograd.backward(loss)`` both hand lrguard the loss; on the steps that do not
     sample it, ``torch.autograd.backward`` is torch's own function (lrguard's wrapper does not run)."""
     from lrguard.integrations import torch as adapter

@@ -99,14 +99,8 @@ LENGTH = 60
 
 
 @pytest.fixture(autouse=True)
-def _nothing_compiled():
-    """lrguard measures no RNN once torch.compile has compiled a graph in the process (tests/test_compile.py may
-    have run in this worker): each test starts from Dynamo's counters as in a fresh process."""
-    from torch._dynamo.utils import counters
-
-    counters.pop("stats", None)
-    yield
-    counters.pop("stats", None)
+def _fresh_dynamo_counters(nothing_compiled):
+    """Each test starts from Dynamo's counters as in a fresh process (see conftest's ``nothing_compiled``)."""
 
 
 def rnn_training(kind: str = "rnn", steps: int = 12, seed: int = 0):

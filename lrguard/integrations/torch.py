@@ -528,7 +528,9 @@ class _LossTap:
     wrapt's ``enabled`` flag still cost ~0.5% of the tiny step of ``benchmarks/overhead_tiny.py``, timed step by step).
     Swapping a module's attribute changes no type, so no method cache is invalidated and no code is re-specialized.
     Only lrguard's own two objects are ever swapped: a patch another tool put there stays (with lrguard's wrapper
-    inside it, or without: then the loss goes unsampled). ``uninstall()`` puts the original back."""
+    inside it, or without: then the loss goes unsampled). Once ``torch.compile`` has compiled a graph, the wrapper
+    stays in place (a compiled frame that calls ``torch.autograd.backward`` itself guards on the object: swapping it
+    would recompile). ``uninstall()`` puts the original back."""
 
     def __init__(self) -> None:
         self.wrapper = self.original = None  # while installed
@@ -545,7 +547,8 @@ class _LossTap:
     def drop(self, watch: _Watch) -> None:
         _wanting.discard(watch)
         if not _wanting and torch.autograd.backward is self.wrapper and self.wrapper is not None:
-            torch.autograd.backward = self.original
+            if not through_time.dynamo_compiled():  # (a compiled frame calling it may guard on it: left as it is)
+                torch.autograd.backward = self.original
 
     def remove(self) -> None:
         """On uninstall (``Patches.keep``), before the original is put back."""

@@ -63,7 +63,7 @@ def _recurrent_weight(rnn) -> Optional[torch.Tensor]:
     return weight if isinstance(weight, torch.Tensor) and weight.dim() == 2 else None
 
 
-def _compiled() -> bool:
+def dynamo_compiled() -> bool:
     """Has torch.compile compiled anything in this process? (Then no global hook: Dynamo guards on them.)"""
     utils = sys.modules.get("torch._dynamo.utils")
     stats = utils.counters.get("stats") if utils is not None else None
@@ -73,7 +73,7 @@ def _compiled() -> bool:
 def arm(watch, opt) -> None:
     """At a gradient-sampling step: measure the optimizer's RNNs at their next training forward."""
     global _hook, _expiry
-    if not _rnns or _compiled():
+    if not _rnns or dynamo_compiled():
         return
     params = {id(p) for group in opt.param_groups for p in group["params"]}
     for rnn in list(_rnns):
