@@ -2,12 +2,13 @@
 
 Hot path (every optimizer step): one global post-step hook counts the step, reads the param groups' lrs and
 compares them with the last ones; an lr that changed is recorded as it is (``TrainingRun.record_lrs``: two list
-appends) and folded into the run's tracks when they are next read (at checkpoints). The pre-step hook and the
-``torch.autograd.backward`` wrapper (what ``loss.backward()`` calls) return at once unless the next step samples
-gradients or the loss. Device values (losses, gradient norms) are sampled, queued, and read in batches at
-checkpoints, a quarter as often in a long run's steady state as in its first 2048 steps (see ``check_period``): on
-CUDA through a non-blocking copy that is only read once its event has completed, so steady-state steps add no
-host-device synchronisation. lrguard keeps weak references to optimizers and schedulers, and adds no attribute.
+appends) and folded into the run's tracks when they are next read (at checkpoints). The pre-step hook returns at
+once unless the next step samples gradients, and lrguard's wrapper of ``torch.autograd.backward`` (what
+``loss.backward()`` calls) is in place only before a step that samples the loss (``_LossTap``). Device values
+(losses, gradient norms) are sampled, queued, and read in batches at checkpoints, a quarter as often in a long run's
+steady state as in its first 2048 steps (see ``check_period``): on CUDA through a non-blocking copy that is only read
+once its event has completed, so steady-state steps add no host-device synchronisation. lrguard keeps weak references
+to optimizers and schedulers, and adds no attribute.
 """
 from __future__ import annotations
 
@@ -535,18 +536,19 @@ class _LossTap:
     def __init__(self) -> None:
         self.wrapper = self.original = None  # while installed
 
-    def arm(self, wrapper, original) -> None:
-        self.wrapper, self.original = wrapper, original
-        torch.autograd.backward = wrapper if _wanting else original
+    def arm(self, wrapper) -> None:
+        """``wrapper``: what ``Patches.wrap`` just put in place of the original (its ``__wrapped__``)."""
+        self.wrapper, self.original = wrapper, wrapper.__wrapped__
+        torch.autograd.backward = wrapper if _wanting else self.original
 
     def want(self, watch: _Watch) -> None:
         _wanting.add(watch)
-        if torch.autograd.backward is self.original and self.wrapper is not None:  # (never another tool's patch)
+        if torch.autograd.backward is self.original:  # (never another tool's patch; never after uninstall: None)
             torch.autograd.backward = self.wrapper
 
     def drop(self, watch: _Watch) -> None:
         _wanting.discard(watch)
-        if not _wanting and torch.autograd.backward is self.wrapper and self.wrapper is not None:
+        if not _wanting and torch.autograd.backward is self.wrapper:
             if not through_time.dynamo_compiled():  # (a compiled frame calling it may guard on it: left as it is)
                 torch.autograd.backward = self.original
 
@@ -598,9 +600,8 @@ def patch(patches: Patches) -> None:
         cls = getattr(lr_scheduler, name, None)
         if cls is not None and "__init__" in cls.__dict__:
             patches.wrap(cls, "__init__", lrguard_observes_scheduler_init)
-    original = torch.autograd.backward
     patches.wrap(torch.autograd, "backward", lrguard_observes_backward)  # a module's function: nothing bound per call
-    _loss_tap.arm(torch.autograd.backward, original)  # in place only while a step samples the loss
+    _loss_tap.arm(torch.autograd.backward)  # in place only while a step samples the loss
     patches.keep(_loss_tap)
     patches.wrap(torch.nn.RNN, "__init__", through_time.lrguard_observes_rnn_init)
     patches.keep(through_time.Disarm())
