@@ -51,7 +51,7 @@ def _faults():
                ("_watch", "_hot_watch", "_took_backward", "_scaled", "_capturing", "_family", "_unwrap", "_number",
                 "_stacked", "probe_functions", "function_sites", "user_site")]
     points += [(f"torch_schedules {name}", torch_schedules, name) for name in ("scheduler_built", "shape_of")]
-    points += [(f"_Stepper.{name}", torch_schedules._Stepper, name) for name in ("enter", "leave")]
+    points += [(f"_Stepper.{name}", torch_schedules._Stepper, name) for name in ("look", "called")]
     points += [("Stepping.call", lrguard.detection.stepping.Stepping, "call")]
     return points
 

@@ -212,10 +212,11 @@ def _wrapped_methods():
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(opt)
     step_lr = StepLR(opt, 2)
+    restarts = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(opt, 2)
     loader = torch.utils.data.DataLoader(list(range(4)), batch_size=2)
     leaf = torch.ones(2, requires_grad=True)  # (a loss, not a leaf, refuses deepcopy with or without lrguard)
     bound = {"plateau.step": plateau.step, "opt.load_state_dict": opt.load_state_dict,
-             "step_lr._update_lr": step_lr._update_lr, "step_lr.load_state_dict": step_lr.load_state_dict,
+             "restarts.step": restarts.step, "step_lr.load_state_dict": step_lr.load_state_dict,
              "tensor.backward": leaf.backward, "loader.__iter__": loader.__iter__}
     unbound = {"ReduceLROnPlateau.step": torch.optim.lr_scheduler.ReduceLROnPlateau.step,
                "Optimizer.__init__": torch.optim.Optimizer.__init__, "Tensor.backward": torch.Tensor.backward,

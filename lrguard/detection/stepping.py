@@ -1,8 +1,8 @@
 """How a scheduler is stepped against the optimizer it drives, what its parameters say about its length, and the
 epochs of the DataLoaders the training iterates.
 
-Fed at scheduler events (each ``scheduler.step()``), when a DataLoader begins an epoch and when a Keras ``fit``
-begins, never per optimizer step; read by the ``schedule-length`` and ``schedule-not-applied`` detectors. Plain
+Fed with a PyTorch scheduler's ``step()`` calls (counted at the optimizer's next step and at the other events lrguard
+sees), when a DataLoader begins an epoch and when a Keras ``fit`` begins; read by the ``schedule-length`` and ``schedule-not-applied`` detectors. Plain
 numbers only, in bounded space; no framework is imported here.
 """
 from __future__ import annotations
@@ -60,13 +60,16 @@ class Stepping:
     # that trains while this scheduler's optimizer never steps
     next_mark: float = 0  # the next position at which ``call`` looks closer (its end, a cosine's turn)
 
-    def call(self, opt_step: int, position: int, shape: Optional[Shape]) -> None:
-        """One ``step()`` call at optimizer step ``opt_step``, after which the scheduler's own count is ``position``."""
+    def call(self, opt_step: int, position: int, shape: Optional[Shape], calls: int = 1) -> None:
+        """``calls`` ``step()`` calls at optimizer step ``opt_step``, after which the scheduler's own count is
+        ``position``."""
         if opt_step == self.last_at and self.calls:
-            self.repeats += 1
-        elif self.first_at is None:
-            self.first_at = opt_step
-        self.calls += 1
+            self.repeats += calls
+        else:
+            if self.first_at is None:
+                self.first_at = opt_step
+            self.repeats += calls - 1
+        self.calls += calls
         self.position, self.last_at = position, opt_step
         if position >= self.next_mark:  # (the common case is below it: nothing more to do)
             self._marked(opt_step, position, shape)

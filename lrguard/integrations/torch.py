@@ -101,7 +101,7 @@ def _hashable(obj) -> bool:
 class _Watch:
     """The adapter-side state of one watched optimizer; its ``TrainingRun`` holds the framework-free part."""
 
-    __slots__ = ("run", "last_lrs", "tensor_lrs", "schedulers", "losses", "grads", "before", "pending",
+    __slots__ = ("run", "last_lrs", "tensor_lrs", "schedulers", "steppers", "losses", "grads", "before", "pending",
                  "next_loss", "next_grad", "next_check", "next_event", "__weakref__")
 
     def __init__(self, opt: Optimizer, where=None) -> None:
@@ -111,6 +111,7 @@ class _Watch:
         self.last_lrs: list = []
         self.tensor_lrs = False
         self.schedulers: List[weakref.ref] = []
+        self.steppers: tuple = ()  # its schedulers whose calls are counted (torch_schedules._Stepper)
         self.losses: list = []  # detached scalar tensors not read yet
         self.grads: list = []  # (step, (first kept, last kept), norms, RNN measurement meta or None) not read yet
         self.before = None  # (step, first, last, first clone, last clone) between pre- and post-step
@@ -220,6 +221,9 @@ class _Watch:
         run = self.run
         step = run.step
         self.next_check = max(step * 2, step + 1) if step < CHECK_EVERY else step + check_period(step)
+        if self.steppers:
+            torch_schedules.look(self)
+        torch_schedules.look_idle()  # a scheduler stepped on an optimizer that never steps, while this one does
         self._read(final)
         if self.tensor_lrs and opt is not None:
             values = [_number(g["lr"]) for g in opt.param_groups]
@@ -381,6 +385,10 @@ def _post_step(opt, args, kwargs) -> None:
         if _cuda._initialized and _capturing():
             return  # a step captured into a CUDA graph: its replays are not seen, and nothing may run now
         run = watch.run
+        for stepper in watch.steppers:  # its schedulers' calls since its last step (torch_schedules, inlined)
+            sched = stepper.ref()
+            if sched is not None and (sched._step_count != stepper.seen or sched._last_lr is not stepper.seen_lrs):
+                stepper.look(sched)
         step = run.step = run.step + 1
         groups, last = opt.param_groups, watch.last_lrs
         if len(groups) == 1 == len(last):  # one param group, the common case: nothing is built, nothing called

@@ -19,7 +19,7 @@ from ..findings import LRGuardWarning, surfaced
 from .failopen import STATE, internal_error
 from .patches import Patches, argument, from_callers_line, hide_inner_wrappers
 from .plateau_source import watched_name
-from . import torch as adapter
+from . import torch as adapter, torch_schedules
 
 TRAIN_LOSSES = 8  # the training loss at an evaluation: the mean of the latest losses lrguard read
 _traced: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # scheduler -> the Schedule its trace is on
@@ -28,6 +28,8 @@ _traced: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # scheduler 
 def lrguard_observes_plateau_step(wrapped, instance, args, kwargs):
     """``ReduceLROnPlateau.step(metrics)``: the value, and whether the lr was cut."""
     before = _lrs(instance) if not STATE.stopped else None
+    if before is not None:
+        _look(instance)  # the other schedulers' calls before this one
     try:
         result = from_callers_line()(wrapped, args, kwargs)  # torch's epoch warning names your line, as without
     except BaseException as exc:
@@ -41,6 +43,16 @@ def lrguard_observes_plateau_step(wrapped, instance, args, kwargs):
         except Exception as exc:
             internal_error("the ReduceLROnPlateau hook", exc)
     return result
+
+
+def _look(sched) -> None:
+    try:
+        opt = adapter._unwrap(getattr(sched, "optimizer", None))
+        watch = adapter._watches.get(opt) if adapter._hashable(opt) else None
+        if watch is not None and watch.steppers:
+            torch_schedules.look(watch)
+    except Exception as exc:
+        internal_error("the ReduceLROnPlateau hook", exc)
 
 
 def _lrs(sched) -> Optional[List[Optional[float]]]:
@@ -68,6 +80,8 @@ def _stepped(sched, metrics, before: List[Optional[float]], frame) -> None:
             cooldown=int(getattr(sched, "cooldown", 0)), name=watched_name(frame), first_lr=before[0])
     after = _lrs(sched) or []
     cut = any(a is not None and b is not None and a < b for a, b in zip(after, before))
+    if cut:
+        torch_schedules.plateau_cut(watch, after)
     watch.checkpoint(opt)  # reads the losses sampled since the last checkpoint (and judges what it has)
     losses = list(run.losses.recent)[-TRAIN_LOSSES:]
     trace.add(value, cut, sum(losses) / len(losses) if losses else None, after[0] if after else None)

@@ -16,7 +16,7 @@ from ..detection.detectors import fmt
 from ..detection.resume import Restore, SchedulerAt
 from .failopen import STATE, internal_error
 from .patches import Patches, argument
-from . import torch as adapter
+from . import torch as adapter, torch_schedules
 
 MAX_STATES = 8  # parameter states read for a step count (they share it)
 _restored: "weakref.WeakSet" = weakref.WeakSet()  # schedulers whose state was loaded
@@ -42,16 +42,29 @@ def lrguard_observes_optimizer_restore(wrapped, instance, args, kwargs):
 
 
 def lrguard_observes_scheduler_restore(wrapped, instance, args, kwargs):
-    """``LRScheduler.load_state_dict(state_dict)`` (and the subclasses' own): this schedule was restored."""
+    """``LRScheduler.load_state_dict(state_dict)`` (and the subclasses' own): this schedule was restored (its
+    count of calls with it)."""
+    if not STATE.stopped:
+        try:
+            for sched in _with_inner(instance):
+                torch_schedules.look_at(sched)  # its calls before the load
+        except Exception as exc:
+            internal_error("the LRScheduler.load_state_dict hook", exc)
     result = wrapped(*args, **kwargs)
     if not STATE.stopped:
         try:
-            for sched in [instance, *(getattr(instance, "_schedulers", None) or ())]:  # a container's own too
+            for sched in _with_inner(instance):
                 if adapter._hashable(sched):
                     _restored.add(sched)
+                    torch_schedules.restored(sched)
         except Exception as exc:
             internal_error("the LRScheduler.load_state_dict hook", exc)
     return result
+
+
+def _with_inner(sched) -> list:
+    """The scheduler, and a container's own (SequentialLR, ChainedScheduler)."""
+    return [sched, *(getattr(sched, "_schedulers", None) or ())]
 
 
 def _progress(state_dict) -> tuple:

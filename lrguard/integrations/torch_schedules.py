@@ -4,11 +4,15 @@
 - When a scheduler is built, its length parameters become its ``Shape`` (``T_max``, ``total_steps``,
   ``total_iters``, milestones, the ``num_training_steps`` of HF's ``get_*_schedule_with_warmup`` functions, the step
   at which a LambdaLR's read-ahead reaches 0).
-- ``LRScheduler._update_lr`` (what ``step()`` calls once torch's own checks and warnings are done) is wrapped: each
-  call records the optimizer's step count and the scheduler's own
-  (``Stepping.call``), whether the optimizer trained at the lrs the schedulers had set since the last call, whether
-  this call undid another writer's cut, and whether the scheduler's optimizer is one that never steps while another
-  optimizer over the same parameters does. A few comparisons per call; the optimizer's step adds nothing.
+- Each scheduler's ``step()`` calls are counted from torch's own record of them, with no wrapper on the scheduler:
+  its ``_step_count`` (which ``step()`` increments) and its ``_last_lr`` (a new list at every call, also where
+  SequentialLR sets a milestone without ``step()``), read at the optimizer's next step and at every other event
+  lrguard sees (a DataLoader epoch, a ReduceLROnPlateau step, a checkpoint, the end of the run). The calls found are
+  recorded at the optimizer's step count they were made at (``Stepping.call``), with whether the optimizer trained
+  at the lrs the schedulers had set, whether they undid a plateau's cut, and whether the scheduler's optimizer is one
+  that never steps while another optimizer over the same parameters does. Per optimizer step that is two attribute
+  reads per scheduler, and a few comparisons of short lists when it was stepped. CosineAnnealingWarmRestarts, whose
+  own ``step()`` counts nothing, is wrapped instead.
 - ``DataLoader.__iter__`` is wrapped: each call begins an epoch of that loader for every watched optimizer
   (``Epochs.start``), with its ``len()`` (never asked of an IterableDataset's loader: torch counts that call).
 
@@ -46,19 +50,22 @@ _lr_of = operator.itemgetter("lr")
 class _Driven:
     """Per watched optimizer: the lrs its schedulers set last, and when."""
 
-    __slots__ = ("after", "after_step", "plateau", "__weakref__")
+    __slots__ = ("after", "after_step", "plateau", "cut", "__weakref__")
 
     def __init__(self) -> None:
         self.after: Optional[list] = None  # the lrs the latest scheduler call left (None: unknown, or not floats)
         self.after_step = 0  # the optimizer's step count then
         self.plateau = False  # a ReduceLROnPlateau drives it too (its cuts may be undone)
+        self.cut: Optional[list] = None  # the lrs a plateau cut left, until a scheduler is next found stepped
 
 
 class _Stepper:
-    """Per scheduler: its Schedule, its optimizer's watch, and the lrs it set last. ``enter`` and ``leave`` run at
-    every scheduler step: a few comparisons of short lists, and the details only when they differ."""
+    """Per scheduler: its Schedule, its optimizer's watch, the lrs it set last, and torch's count of its calls when
+    lrguard last looked. ``called`` runs once per optimizer step at most for a scheduler stepped every batch: a few
+    comparisons of short lists, and the details only when they differ."""
 
-    __slots__ = ("ref", "schedule", "stepping", "watch", "driven", "last_set", "own_step", "shares")
+    __slots__ = ("ref", "schedule", "stepping", "watch", "driven", "last_set", "own_step", "shares", "seen",
+                 "seen_lrs")
 
     def __init__(self, sched, schedule, watch, own_step: bool) -> None:
         self.ref = weakref.ref(sched)
@@ -67,20 +74,60 @@ class _Stepper:
         self.last_set: Optional[list] = None
         self.own_step = own_step  # its class overrides step(): what it sets after LRScheduler.step is unseen
         self.shares: dict = {}  # id(another watch) -> do they share parameters?
+        self.seen = getattr(sched, "_step_count", 0)  # torch's count of its step() calls, and its _last_lr,
+        self.seen_lrs = getattr(sched, "_last_lr", None)  # when lrguard last looked
 
-    def enter(self, sched) -> Optional[list]:
-        """Before the call: counts an override of the lrs the schedulers set last; returns the lrs now where a
-        plateau scheduler may have cut them (None otherwise)."""
-        driven, watch = self.driven, self.watch
-        after = driven.after
-        if after is not None and watch.run.step > driven.after_step and not self.own_step and not watch.tensor_lrs:
-            trained = watch.last_lrs  # the lrs of the optimizer's latest step
+    def look(self, sched) -> None:
+        """Record the calls made since lrguard last looked (``_post_step`` inlines the test for none). The common
+        case is counted here: one call since the optimizer's latest step, which trained at the lrs this scheduler had
+        set (what ``called`` would find, without its comparisons)."""
+        count, lrs = sched._step_count, sched._last_lr
+        if count == self.seen and lrs is self.seen_lrs:
+            return
+        # (a count that went down was reset: SequentialLR re-runs its first scheduler's initial step)
+        calls = count - self.seen if count >= self.seen else count
+        self.seen, self.seen_lrs = count, lrs
+        driven, stepping, position, step = self.driven, self.stepping, sched.last_epoch, self.watch.run.step
+        if (calls == 1 and driven.after is self.last_set is not None and step > stepping.last_at and stepping.calls
+                and stepping.moved and not stepping.overridden and not driven.plateau and type(position) is int
+                and position < stepping.next_mark and self.watch.last_lrs == self.last_set
+                and type(lrs) is list and lrs and type(lrs[0]) is float):
+            stepping.calls += 1
+            stepping.position, stepping.last_at = position, step
+            self.last_set = driven.after = lrs
+            driven.after_step = step
+        else:
+            self.called(sched, max(calls, 1))
+
+    def called(self, sched, calls: int) -> None:
+        """The scheduler was stepped ``calls`` times since the optimizer's latest step (``run.step``): an override
+        of the lrs the schedulers had set, its position, the lrs it set, an undone cut, a re-created optimizer."""
+        watch, driven, stepping = self.watch, self.driven, self.stepping
+        run = watch.run
+        trained, after = watch.last_lrs, driven.after  # the lrs of the optimizer's latest step; the schedulers' then
+        if after is not None and run.step > driven.after_step and not self.own_step and not watch.tensor_lrs:
             if trained == after or len(trained) != len(after):
-                if self.stepping.overridden:  # (a streak of overrides ends)
-                    self.stepping.overridden_call(None, 0.0)
+                if stepping.overridden:  # (a streak of overrides ends)
+                    stepping.overridden_call(None, 0.0)
             else:
                 self._overridden(trained, after)
-        return list(map(_lr_of, sched.optimizer.param_groups)) if driven.plateau else None
+        position = sched.last_epoch
+        if type(position) is int:
+            stepping.call(run.step, position, self.schedule.shape, calls)
+        now = getattr(sched, "_last_lr", None)  # torch's own copy of the lrs it set
+        if type(now) is not list or not now or type(now[0]) is not float:
+            now = _floats(sched.optimizer.param_groups)
+        if now is not None:
+            if self.last_set is not None and self.last_set != now:
+                stepping.moved = True
+            if driven.plateau:  # the lrs before the call: those a plateau cut left, or those the optimizer trained at
+                before, driven.cut = driven.cut or trained, None
+                if after is not None and before != after and len(after) == len(now):
+                    self._cut(after, before, now)
+            self.last_set = driven.after = now
+            driven.after_step = run.step
+        if not run.step and stepping.calls >= 2 and stepping.moved and stepping.replaced is None:
+            self._replaced(sched)
 
     def _overridden(self, trained: list, after: list) -> None:
         """The optimizer stepped with other lrs than the schedulers had set: in every group that trains?"""
@@ -91,27 +138,6 @@ class _Stepper:
             self.stepping.overridden_call(*active[0])
         else:
             self.stepping.overridden_call(None, 0.0)
-
-    def leave(self, sched, before: Optional[list]) -> None:
-        """After the call: its position, the lrs it set, an undone cut, a re-created optimizer."""
-        watch, driven, stepping = self.watch, self.driven, self.stepping
-        run = watch.run
-        position = sched.last_epoch
-        if type(position) is int:
-            stepping.call(run.step, position, self.schedule.shape)
-        now = getattr(sched, "_last_lr", None)  # torch's own copy of the lrs it just set
-        if type(now) is not list or not now or type(now[0]) is not float:
-            now = _floats(sched.optimizer.param_groups)
-        if now is not None:
-            if self.last_set is not None and self.last_set != now:
-                stepping.moved = True
-            previous = driven.after
-            if before is not None and previous is not None and before != previous and len(previous) == len(now):
-                self._cut(previous, before, now)
-            self.last_set = driven.after = now
-            driven.after_step = run.step
-        if not run.step and stepping.calls >= 2 and stepping.moved and stepping.replaced is None:
-            self._replaced(sched)
 
     def _cut(self, previous: list, before: list, now: list) -> None:
         """Something lowered the lr since the schedulers set it: did this call set it back up?"""
@@ -134,6 +160,37 @@ class _Stepper:
             lr = lrs[0] if lrs and type(lrs[0]) is float else math.nan
             self.stepping.replaced = (hot.run.name, hot.run.step, lr)
             self.watch.run.check()  # its own optimizer never steps, so never reaches a checkpoint
+
+
+def look(watch) -> None:
+    """Record the scheduler calls made since lrguard last looked, for the schedulers of ``watch``'s optimizer."""
+    for stepper in watch.steppers:
+        sched = stepper.ref()
+        if sched is not None:
+            stepper.look(sched)
+
+
+def look_idle() -> None:
+    """``look`` for the optimizers that never stepped (at another one's checkpoint): a scheduler stepped on an
+    optimizer that does not train is found while the one that does trains."""
+    for watch in list(_adapter._watches.values()):
+        if watch.steppers and not watch.run.step:
+            look(watch)
+
+
+def plateau_cut(watch, lrs: list) -> None:
+    """A ReduceLROnPlateau cut the lrs of ``watch``'s optimizer to ``lrs`` (the schedulers' calls before it were
+    looked at first)."""
+    driven = _driven.get(watch)
+    if driven is not None:
+        driven.cut = lrs
+
+
+def restored(sched) -> None:
+    """The scheduler's state was loaded (its counts with it): what it has done since counts from here."""
+    stepper = _steppers.get(id(sched))
+    if stepper is not None and stepper.ref() is sched:
+        stepper.seen, stepper.seen_lrs = sched._step_count, getattr(sched, "_last_lr", None)
 
 
 def _same(a: float, b: float) -> bool:
@@ -166,6 +223,19 @@ def scheduler_built(sched, schedule, watch) -> None:
     stepper.last_set = _floats(sched.optimizer.param_groups)
     driven = stepper.driven
     driven.after, driven.after_step = stepper.last_set, run.step  # the lrs its construction set
+    if isinstance(sched, lr_scheduler.CosineAnnealingWarmRestarts):
+        return  # its step() is wrapped (see the top)
+    if type(getattr(sched, "_step_count", None)) is int and hasattr(sched, "_last_lr"):
+        watch.steppers = (*watch.steppers, stepper)
+    else:  # a scheduler that keeps no count of its calls: they go unseen
+        stepper.stepping.unseen = True
+
+
+def look_at(sched) -> None:
+    """``look`` for the optimizer of ``sched`` (before its state is loaded)."""
+    stepper = _steppers.get(id(sched))
+    if stepper is not None and stepper.ref() is sched:
+        look(stepper.watch)
 
 
 def container_built(container) -> None:
@@ -303,22 +373,14 @@ def _hf_parameters(sched, shape: Shape) -> None:
 
 
 # -- wrappers -----------------------------------------------------------------------------------------------
-def lrguard_observes_scheduler_step(wrapped, instance, args, kwargs):
-    """``LRScheduler._update_lr`` (the part of ``step()`` that sets the lrs, after torch's own checks and warnings,
-    which keep pointing at the user's line), and ``CosineAnnealingWarmRestarts.step``: how often the scheduler is
-    stepped, against the optimizer's steps."""
+def lrguard_observes_warm_restarts_step(wrapped, instance, args, kwargs):
+    """``CosineAnnealingWarmRestarts.step`` (which counts nothing of its own): one call of the scheduler."""
     stepper = _steppers.get(id(instance))
-    if stepper is None or STATE.stopped or stepper.ref() is not instance:
-        return wrapped(*args, **kwargs)
-    try:
-        before = stepper.enter(instance)
-    except Exception as exc:
-        internal_error("the PyTorch scheduler-step hook", exc)
-        stepper = None
     result = wrapped(*args, **kwargs)
-    if stepper is not None and not STATE.stopped:
+    if stepper is not None and not STATE.stopped and stepper.ref() is instance:
         try:
-            stepper.leave(instance, before)
+            look(stepper.watch)  # the other schedulers' calls before this one
+            stepper.called(instance, 1)
         except LRGuardWarning as error:
             raise surfaced(error)  # a finding your warning filter (-W error) made an exception
         except Exception as exc:
@@ -345,6 +407,8 @@ def _epoch_began(loader) -> None:
         key = _loader_keys[loader] = next(_keys)
     length = _length(loader)
     for watch in list(_adapter._watches.values()):  # decided at their next checkpoint, as ever
+        if watch.steppers:
+            look(watch)  # the calls before this epoch belong to the one before
         run = watch.run
         run.epochs.start(key, length, run.step, run.schedules)
 
@@ -363,8 +427,5 @@ def _length(loader) -> Optional[int]:
 def patch(patches, adapter) -> None:
     global _adapter
     _adapter = adapter
-    base = lr_scheduler.LRScheduler
-    patches.wrap(base, "_update_lr" if "_update_lr" in vars(base) else "step", lrguard_observes_scheduler_step)
-    # torch's schedulers whose own step() sets the lrs itself (containers step the ones inside them)
-    patches.wrap(lr_scheduler.CosineAnnealingWarmRestarts, "step", lrguard_observes_scheduler_step)
+    patches.wrap(lr_scheduler.CosineAnnealingWarmRestarts, "step", lrguard_observes_warm_restarts_step)
     patches.wrap(DataLoader, "__iter__", lrguard_observes_loader_epoch)
