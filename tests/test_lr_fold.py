@@ -5,6 +5,8 @@ import math
 import random
 import warnings
 
+import pytest
+
 from lrguard.detection.history import History
 from lrguard.detection.series import DECADES, LossWindow, LRTrack
 from lrguard.detection.training import LR_BUFFER, TrainingRun
@@ -50,13 +52,28 @@ def _schedules(rng: random.Random):
     yield [0.05 if s < 300 else 0.005 if s < 500 else 0.0005 for s in range(n)]  # step decay
     yield [rng.choice([0.1, 0.01, 1e-6, 0.0, 0.1]) for _ in range(n)]  # jumps, zeros and repeats
     yield [math.nan if s == 50 else 1e-3 for s in range(n)]  # a NaN once
+    yield [1e-3 * (1 - s / 2000) for s in range(n)]  # a slow decay: every change within 9.99x of the peak
+    yield [1e-3 * (1 - s / 2000) if s != 400 else math.nan for s in range(n)]  # ... with a NaN inside a batch
 
 
-def test_extend_is_update_after_update():
+class _Counted(LRTrack):
+    """An LRTrack that counts the batches its builtin-only path (``_extend_near_peak``) took."""
+
+    near_peak = 0
+
+    def _extend_near_peak(self, steps, lrs) -> bool:
+        taken = super()._extend_near_peak(steps, lrs)
+        _Counted.near_peak += taken
+        return taken
+
+
+@pytest.mark.parametrize("consecutive", [False, True], ids=["a change now and then", "a change every step"])
+def test_extend_is_update_after_update(consecutive):
     rng = random.Random(0)
+    _Counted.near_peak = 0
     for lrs in _schedules(rng):
-        steps = sorted(rng.sample(range(1, 5000), len(lrs)))
-        batched, reference = LRTrack(base=lrs[0]), LRTrack(base=lrs[0])
+        steps = list(range(1, len(lrs) + 1)) if consecutive else sorted(rng.sample(range(1, 5000), len(lrs)))
+        batched, reference = _Counted(base=lrs[0]), LRTrack(base=lrs[0])
         for start in range(0, len(lrs), 64):
             batched.extend(steps[start:start + 64], lrs[start:start + 64])
         for step, lr in zip(steps, lrs):
@@ -67,6 +84,7 @@ def test_extend_is_update_after_update():
             for decades in (1, 3, 5):
                 assert batched.steps_below(decades, step) == reference.steps_below(decades, step)
             assert repr(batched.mean_lr(step)) == repr(reference.mean_lr(step))
+    assert (_Counted.near_peak > 10) == consecutive  # a schedule stepped every batch takes the builtin-only path
 
 
 def _runs(changes):

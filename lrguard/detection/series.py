@@ -5,12 +5,15 @@ Nothing here grows with the number of steps, and nothing imports a framework.
 from __future__ import annotations
 
 import math
+import operator
 from collections import deque
+from functools import reduce
+from itertools import islice
 from dataclasses import dataclass, field
 from typing import Deque, List, Optional, Sequence
 
 DECADES = 16  # LRTrack.depth_steps buckets: 0 .. 15+ decades below the peak
-_INF, _log10 = math.inf, math.log10
+_INF, _log10, _eq, _add = math.inf, math.log10, operator.eq, operator.add
 
 
 @dataclass
@@ -38,6 +41,8 @@ class LRTrack:
     def extend(self, steps: Sequence[int], lrs: Sequence[float], changes_only: bool = True) -> None:
         """``update(lrs[i], steps[i])`` for each i in order, in one pass (the per-step changes a training run
         recorded since the last checkpoint); with ``changes_only``, an lr equal to the current one is skipped."""
+        if changes_only and len(steps) > 1 and self._extend_near_peak(steps, lrs):
+            return
         lr, since, peak, low = self.lr, self.since, self.peak, self.low
         integral, changes, after_peak = self.integral, self.changes, self.changes_after_peak
         depth_steps = self.depth_steps
@@ -63,6 +68,27 @@ class LRTrack:
                 low = lr
         self.lr, self.since, self.peak, self.low = lr, since, peak, low
         self.integral, self.changes, self.changes_after_peak = integral, changes, after_peak
+
+    def _extend_near_peak(self, steps: Sequence[int], lrs: Sequence[float]) -> bool:
+        """``extend`` of a schedule stepped every batch, in a few passes of builtins: an lr that changed at each of
+        consecutive steps, each within 9.99x of the peak and none above it (no decade below the peak, no new peak).
+        False (nothing done) for anything else."""
+        lr, peak, n = self.lr, self.peak, len(steps)
+        if not (0 < peak < _INF) or steps[-1] - steps[0] != n - 1 or math.isnan(lr) and not self.since:
+            return False
+        low, high = min(lrs), max(lrs)
+        if not (high <= peak and min(low, lr) * 9.99 > peak) or lrs[0] == lr or any(map(_eq, lrs, islice(lrs, 1, None))):
+            return False
+        # each lr holds one step; the sum runs in the order ``extend`` adds (the same float)
+        integral = reduce(_add, islice(lrs, n - 1), self.integral + lr * (steps[0] - self.since))
+        if integral != integral:
+            return False  # a NaN among them
+        self.integral = integral
+        self.depth_steps[0] += steps[-1] - self.since
+        self.changes += n
+        self.changes_after_peak += n
+        self.lr, self.since, self.low = lrs[-1], steps[-1], min(self.low, low)
+        return True
 
     def mean_lr(self, step: int) -> float:
         """The mean lr over steps 1..step."""
