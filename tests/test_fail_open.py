@@ -48,7 +48,7 @@ def _faults():
     points += [(f"_Watch.{name}", adapter._Watch, name) for name in
                ("__init__", "lrs_changed", "take_loss", "before_step", "after_step", "checkpoint", "_read", "_observe")]
     points += [(f"torch adapter {name}", adapter, name) for name in
-               ("_watch", "_hot_watch", "_took_backward", "_scaled", "_capturing", "_family", "_unwrap", "_number",
+               ("_watch", "_hot_watch", "_took_backward", "_scaled", "_family", "_unwrap", "_number",
                 "_stacked", "probe_functions", "function_sites", "user_site")]
     points += [(f"torch_schedules {name}", torch_schedules, name) for name in ("scheduler_built", "shape_of")]
     points += [(f"_Stepper.{name}", torch_schedules._Stepper, name) for name in ("look", "called")]

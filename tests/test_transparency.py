@@ -125,7 +125,7 @@ def test_install_is_idempotent():
     assert [h.keys() for h in _global_step_hooks()] == [h.keys() for h in hooks]
     with without_lrguard():
         plain_hooks = _global_step_hooks()
-    assert [len(h) - len(p) for h, p in zip(hooks, plain_hooks)] == [1, 1]  # one pre-step, one post-step hook
+    assert [len(h) - len(p) for h, p in zip(hooks, plain_hooks)] == [0, 1]  # one post-step hook
 
 
 def test_lrguard_disable_makes_import_do_nothing():

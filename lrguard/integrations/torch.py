@@ -2,9 +2,10 @@
 
 Hot path (every optimizer step): one global post-step hook counts the step, reads the param groups' lrs and
 compares them with the last ones; an lr that changed is recorded as it is (``TrainingRun.record_lrs``: two list
-appends) and folded into the run's tracks when they are next read (at checkpoints). The pre-step hook returns at
-once unless the next step samples gradients, and lrguard's wrapper of ``torch.autograd.backward`` (what
-``loss.backward()`` calls) is in place only before a step that samples the loss (``_LossTap``). Device values
+appends) and folded into the run's tracks when they are next read (at checkpoints); the schedulers' calls since the
+last step are counted from torch's own counters (``torch_schedules``). There is no pre-step hook: the weights a
+gradient sample compares with are copied at the step before it, and lrguard's wrapper of ``torch.autograd.backward``
+(what ``loss.backward()`` calls) is in place only before a step that samples the loss (``_LossTap``). Device values
 (losses, gradient norms) are sampled, queued, and read in batches at checkpoints, a quarter as often in a long run's
 steady state as in its first 2048 steps (see ``check_period``): on CUDA through a non-blocking copy that is only read
 once its event has completed, so steady-state steps add no host-device synchronisation. lrguard keeps weak references
@@ -24,7 +25,7 @@ import torch
 import wrapt
 from torch.amp.grad_scaler import GradScaler
 from torch.optim import Optimizer, lr_scheduler
-from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
+from torch.optim.optimizer import register_optimizer_step_post_hook
 
 from .callsite import user_site
 from ..findings import LRGuardWarning, surfaced
@@ -129,11 +130,9 @@ class _Watch:
         """At ``next_event`` (the post-step hook of ``step``): the gradient sample this step took, the loss sample it
         takes, what the next step samples, the checkpoint."""
         if self.before is not None:
-            self.after_step()
-        if step + 1 >= self.next_grad:  # the next step samples gradients: the pre-step hook copies its weights
-            _grad_waiting.add(self)
-        else:
-            _grad_waiting.discard(self)
+            self.after_step(opt)
+        if step + 1 >= self.next_grad:  # the next step samples gradients: its weights before it are these
+            self.before_step(opt)
         if step >= self.next_loss:
             loss = getattr(_local, "loss", None)  # (detached loss, GradScaler scale or None) of the last backward()
             if loss is not None:
@@ -185,7 +184,7 @@ class _Watch:
 
     # -- gradient statistics (sampled) -------------------------------------------------------------
     def before_step(self, opt: Optimizer) -> None:
-        through_time.arm(self, opt)  # its vanilla RNNs are measured at their next training forward
+        """The step after this one samples gradients: copy the first and last weights it will move."""
         groups = opt.param_groups
         first = next((p for g in groups for p in g["params"] if p.grad is not None and p.dim() >= 2), None)
         if first is None:
@@ -195,7 +194,7 @@ class _Watch:
         clones = [p.detach().clone() if p.numel() <= CLONE_LIMIT else None for p in (first, last)]
         self.before = (self.run.step + 1, first, last, clones)
 
-    def after_step(self) -> None:
+    def after_step(self, opt: Optimizer) -> None:
         """Queue the sample's norms (0-dim tensors, read with the losses in one batch): the first and last
         weights' gradients, the weights, and how far the step moved each weight that was cloned."""
         step, first, last, clones = self.before
@@ -215,6 +214,7 @@ class _Watch:
         if timed is not None:
             norms += timed[1]
         self.grads.append((step, kept, norms, timed and timed[0]))
+        through_time.arm(self, opt)  # its vanilla RNNs are measured at their next training forward
 
     # -- checkpoints ---------------------------------------------------------------------------------
     def checkpoint(self, opt: Optional[Optimizer], final: bool = False) -> None:
@@ -314,7 +314,6 @@ def _watch(opt: Optimizer, where=None) -> _Watch:
 def _final_check(watch: _Watch) -> None:
     watch.before = None  # a step that raised half-way left the weights it sampled here
     _loss_tap.drop(watch)
-    _grad_waiting.discard(watch)
     from .install import is_installed
 
     if STATE.stopped or not is_installed():
@@ -331,9 +330,6 @@ _hot: tuple = (lambda: None, None)  # (weak reference to the optimizer that step
 _scaling = False  # True once GradScaler.scale has run: only then does backward() look for a scaled loss
 _lr_of = operator.itemgetter("lr")
 _wanting: set = set()  # the watches whose next step samples the loss (see _LossTap)
-# The watches whose next step samples gradients (the post-step hook keeps it): while there is none, the pre-step
-# hook returns at once. (It stays registered: adding and removing it would make torch.compile recompile.)
-_grad_waiting: set = set()
 
 
 def _hot_watch(opt: Optimizer) -> Optional[_Watch]:
@@ -347,24 +343,6 @@ def _hot_watch(opt: Optimizer) -> Optional[_Watch]:
         watch = _watches.get(opt) or _watch(opt)
         _hot = (weakref.ref(opt), watch)
     return watch
-
-
-def _pre_step(opt, args, kwargs) -> None:
-    if _grad_waiting:  # 63 steps in 64 do nothing else
-        _before_sampled_step(opt)
-
-
-def _before_sampled_step(opt) -> None:
-    if STATE.stopped:
-        return
-    try:
-        ref, watch = _hot
-        if ref() is not opt:
-            watch = _watches.get(opt) if _hashable(opt) else None
-        if watch is not None and watch.run.step + 1 >= watch.next_grad and not _capturing():
-            watch.before_step(opt)
-    except Exception as exc:
-        internal_error("the PyTorch pre-step hook", exc)
 
 
 def _replaced(lrs: list, last: list) -> bool:
@@ -614,7 +592,6 @@ def patch(patches: Patches) -> None:
     patches.wrap(torch.nn.RNN, "__init__", through_time.lrguard_observes_rnn_init)
     patches.keep(through_time.Disarm())
     patches.wrap(GradScaler, "scale", lrguard_observes_grad_scaler)
-    patches.keep(register_optimizer_step_pre_hook(_pre_step))
     patches.keep(register_optimizer_step_post_hook(_post_step))
     patches.keep(_DynamoSkip.arm())
     from . import torch_plateau, torch_resume  # (they import this module)
