@@ -115,7 +115,7 @@ class _Watch:
         self.steppers: tuple = ()  # its schedulers whose calls are counted (torch_schedules._Stepper)
         self.losses: list = []  # detached scalar tensors not read yet
         self.grads: list = []  # (step, (first kept, last kept), norms, RNN measurement meta or None) not read yet
-        self.before = None  # (step, first, last, first clone, last clone) between pre- and post-step
+        self.before = None  # (step, first, last weight (weak), their clones) from the step before a gradient sample
         self.pending = None  # (values tensor on host, event, losses count, grads meta) of a CUDA read in flight
         self.next_loss, self.next_grad = 1, 2
         self.next_check = 1
@@ -192,7 +192,7 @@ class _Watch:
             return
         last = next(p for g in reversed(groups) for p in reversed(g["params"]) if p.grad is not None and p.dim() >= 2)
         clones = [p.detach().clone() if p.numel() <= CLONE_LIMIT else None for p in (first, last)]
-        self.before = (self.run.step + 1, first, last, clones)
+        self.before = (self.run.step + 1, weakref.ref(first), weakref.ref(last), clones)
 
     def after_step(self, opt: Optimizer) -> None:
         """Queue the sample's norms (0-dim tensors, read with the losses in one batch): the first and last
@@ -200,6 +200,9 @@ class _Watch:
         step, first, last, clones = self.before
         self.before = None
         self.next_grad = step + (step if step < CHECK_EVERY else check_period(step))
+        first, last = first(), last()
+        if first is None or last is None or first.grad is None or last.grad is None:
+            return  # a weight gone, or without a gradient at this step: no sample
         weights = (first.detach(), last.detach())
         kept = tuple(old is not None for old in clones)
         if weights[0].is_cuda:  # fused: one kernel for all the norms

@@ -24,7 +24,6 @@ from __future__ import annotations
 import functools
 import itertools
 import math
-import operator
 import weakref
 from typing import Optional
 
@@ -44,7 +43,6 @@ _steppers: dict = {}  # id(scheduler) -> _Stepper (which holds a weak reference 
 _driven: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # watch -> _Driven
 _loader_keys: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # DataLoader -> int
 _keys = itertools.count(1)
-_lr_of = operator.itemgetter("lr")
 
 
 class _Driven:
@@ -61,8 +59,8 @@ class _Driven:
 
 class _Stepper:
     """Per scheduler: its Schedule, its optimizer's watch, the lrs it set last, and torch's count of its calls when
-    lrguard last looked. ``called`` runs once per optimizer step at most for a scheduler stepped every batch: a few
-    comparisons of short lists, and the details only when they differ."""
+    lrguard last looked. ``look`` runs at the optimizer's step after a call (once a step at most for a scheduler
+    stepped every batch): a few comparisons, and the details (``called``) only when they differ."""
 
     __slots__ = ("ref", "schedule", "stepping", "watch", "driven", "last_set", "own_step", "shares", "seen",
                  "seen_lrs")
