@@ -77,7 +77,9 @@ class LRTrack:
         if not (0 < peak < _INF) or steps[-1] - steps[0] != n - 1 or math.isnan(lr) and not self.since:
             return False
         low, high = min(lrs), max(lrs)
-        if not (high <= peak and min(low, lr) * 9.99 > peak) or lrs[0] == lr or any(map(_eq, lrs, islice(lrs, 1, None))):
+        if not (high <= peak and min(low, lr) * 9.99 > peak) or lrs[0] == lr:
+            return False
+        if any(map(_eq, lrs, islice(lrs, 1, None))):  # an lr repeated: not a change
             return False
         # each lr holds one step; the sum runs in the order ``extend`` adds (the same float)
         integral = reduce(_add, islice(lrs, n - 1), self.integral + lr * (steps[0] - self.since))

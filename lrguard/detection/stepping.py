@@ -2,8 +2,8 @@
 epochs of the DataLoaders the training iterates.
 
 Fed with a PyTorch scheduler's ``step()`` calls (counted at the optimizer's next step and at the other events lrguard
-sees), when a DataLoader begins an epoch and when a Keras ``fit`` begins; read by the ``schedule-length`` and ``schedule-not-applied`` detectors. Plain
-numbers only, in bounded space; no framework is imported here.
+sees), when a DataLoader begins an epoch and when a Keras ``fit`` begins; read by the ``schedule-length`` and
+``schedule-not-applied`` detectors. Plain numbers only, in bounded space; no framework is imported here.
 """
 from __future__ import annotations
 
