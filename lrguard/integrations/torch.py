@@ -315,7 +315,7 @@ def _watch(opt: Optimizer, where=None) -> _Watch:
 
 
 def _final_check(watch: _Watch) -> None:
-    watch.before = None  # a step that raised half-way left the weights it sampled here
+    watch.before = None  # the weights copied for a gradient sample that did not come
     _loss_tap.drop(watch)
     from .install import is_installed
 

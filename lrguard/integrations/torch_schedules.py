@@ -72,8 +72,12 @@ class _Stepper:
         self.last_set: Optional[list] = None
         self.own_step = own_step  # its class overrides step(): what it sets after LRScheduler.step is unseen
         self.shares: dict = {}  # id(another watch) -> do they share parameters?
-        self.seen = getattr(sched, "_step_count", 0)  # torch's count of its step() calls, and its _last_lr,
-        self.seen_lrs = getattr(sched, "_last_lr", None)  # when lrguard last looked
+        self.resync(sched)
+
+    def resync(self, sched) -> None:
+        """Count its calls from now on (when built, and when its state, counts included, was loaded): ``seen`` and
+        ``seen_lrs`` are torch's count of its step() calls and its ``_last_lr`` when lrguard last looked."""
+        self.seen, self.seen_lrs = getattr(sched, "_step_count", 0), getattr(sched, "_last_lr", None)
 
     def look(self, sched) -> None:
         """Record the calls made since lrguard last looked (``_post_step`` inlines the test for none). The common
@@ -188,7 +192,7 @@ def restored(sched) -> None:
     """The scheduler's state was loaded (its counts with it): what it has done since counts from here."""
     stepper = _steppers.get(id(sched))
     if stepper is not None and stepper.ref() is sched:
-        stepper.seen, stepper.seen_lrs = sched._step_count, getattr(sched, "_last_lr", None)
+        stepper.resync(sched)
 
 
 def _same(a: float, b: float) -> bool:
