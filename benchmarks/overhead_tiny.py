@@ -195,14 +195,14 @@ def subprocesses(rounds: int) -> _bench.Ratios:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=80, help="in-process rounds (default 80)")
+    parser.add_argument("--rounds", type=int, default=120, help="in-process rounds (default 120)")
     parser.add_argument("--schedules", nargs="*", choices=list(SCHEDULES), default=list(SCHEDULES),
                         help="in-process loops to measure (default: all)")
     parser.add_argument("--start-rounds", type=int, default=10,
                         help="rounds of a run's first steps (default 10; 0: not measured)")
     parser.add_argument("--per-step", type=int, default=0, metavar="ROUNDS",
                         help="also time the steady loop one step at a time (a diagnostic; default: not run)")
-    parser.add_argument("--subprocess-rounds", type=int, default=5)
+    parser.add_argument("--subprocess-rounds", type=int, default=9)
     parser.add_argument("--no-subprocess", action="store_true")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--import-lrguard", action="store_true", help=argparse.SUPPRESS)

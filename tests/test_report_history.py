@@ -33,6 +33,28 @@ def test_series_keeps_sparse_changes_exactly():
     assert series.items() == [(1, 1), (65, 65), (129, 129), (193, 193)]
 
 
+@pytest.mark.parametrize("gaps", [False, True], ids=["consecutive steps", "steps with gaps"])
+def test_series_extend_is_add_after_add(gaps):
+    """A batch (e.g. an lr changed every step, folded at a checkpoint) keeps the points adding one by one keeps,
+    across halvings, with and without a conversion."""
+    import random
+
+    rng = random.Random(3)
+    batched, reference = Series(capacity=16), Series(capacity=16)
+    step = 0
+    for _ in range(300):
+        steps = []
+        for _ in range(rng.choice([1, 2, 7, 40, 256])):
+            step += rng.choice([1, 1, 3]) if gaps else 1
+            steps.append(step)
+        values = [s * 0.5 for s in steps]
+        batched.extend(steps, values, convert=lambda v: (v,))
+        for s, v in zip(steps, values):
+            reference.add(s, (v,))
+        assert (batched.items(), batched.spacing) == (reference.items(), reference.spacing)
+        step += rng.choice([0, 0, 5])  # now and then a gap between two batches
+
+
 def test_history_spreads_a_checkpoint_batch_of_losses_over_its_steps():
     history = History()
     history.add_losses(1, [2.0])

@@ -43,6 +43,14 @@ class Series:
         the points kept."""
         points, spacing = self.points, self.spacing
         kept = points[-1][0] if points else None  # the step of the latest point kept
+        n = len(steps)
+        if n and steps[-1] - steps[0] == n - 1:  # consecutive steps (an lr changed every step): every spacing-th
+            first = 0 if kept is None else max(0, kept + spacing - steps[0])
+            if len(range(first, n, spacing)) <= self.capacity - len(points):  # (no halving on the way)
+                taken = values[first::spacing]
+                points += zip(steps[first::spacing], taken if convert is None else map(convert, taken))
+                self.last = (steps[-1], values[-1] if convert is None else convert(values[-1]))
+                return
         for step, value in zip(steps, values):
             if kept is not None and step - kept < spacing:
                 continue

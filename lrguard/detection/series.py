@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Deque, List, Optional, Sequence
 
 DECADES = 16  # LRTrack.depth_steps buckets: 0 .. 15+ decades below the peak
-_INF, _log10, _eq, _add = math.inf, math.log10, operator.eq, operator.add
+_INF, _log10, _eq, _lt, _add = math.inf, math.log10, operator.eq, operator.lt, operator.add
 
 
 @dataclass
@@ -41,7 +41,7 @@ class LRTrack:
     def extend(self, steps: Sequence[int], lrs: Sequence[float], changes_only: bool = True) -> None:
         """``update(lrs[i], steps[i])`` for each i in order, in one pass (the per-step changes a training run
         recorded since the last checkpoint); with ``changes_only``, an lr equal to the current one is skipped."""
-        if changes_only and len(steps) > 1 and self._extend_near_peak(steps, lrs):
+        if changes_only and len(steps) > 1 and self._extend_batch(steps, lrs):
             return
         lr, since, peak, low = self.lr, self.since, self.peak, self.low
         integral, changes, after_peak = self.integral, self.changes, self.changes_after_peak
@@ -69,27 +69,41 @@ class LRTrack:
         self.lr, self.since, self.peak, self.low = lr, since, peak, low
         self.integral, self.changes, self.changes_after_peak = integral, changes, after_peak
 
-    def _extend_near_peak(self, steps: Sequence[int], lrs: Sequence[float]) -> bool:
+    def _extend_batch(self, steps: Sequence[int], lrs: Sequence[float]) -> bool:
         """``extend`` of a schedule stepped every batch, in a few passes of builtins: an lr that changed at each of
-        consecutive steps, each within 9.99x of the peak and none above it (no decade below the peak, no new peak).
-        False (nothing done) for anything else."""
+        consecutive steps, either rising to a new peak at each (a warmup), or never above the peak with every lr held
+        in the batch (the current one and each new one but the last) the same whole number of decades below it
+        (``_depth`` does not rise as the lr does: the lowest and the highest of them tell). False (nothing done) for
+        anything else."""
         lr, peak, n = self.lr, self.peak, len(steps)
-        if not (0 < peak < _INF) or steps[-1] - steps[0] != n - 1 or math.isnan(lr) and not self.since:
+        if steps[-1] - steps[0] != n - 1 or math.isnan(lr) and not self.since:
             return False
-        low, high = min(lrs), max(lrs)
-        if not (high <= peak and min(low, lr) * 9.99 > peak) or lrs[0] == lr:
-            return False
-        if any(map(_eq, lrs, islice(lrs, 1, None))):  # an lr repeated: not a change
-            return False
+        last, held = lrs[-1], lrs[:-1]
+        if lrs[0] > peak:  # a new peak at every change (rising, none equal): the lrs held after the first are peaks
+            if not (last < _INF and all(map(_lt, lrs, islice(lrs, 1, None)))):
+                return False
+            depth, low = _depth(lr, peak), lrs[0]
+        else:
+            low, high = min(held), max(held)
+            if not (0 < peak < _INF and max(high, last) <= peak and last == last) or lrs[0] == lr:
+                return False
+            depth = _depth(min(low, lr), peak)
+            if _depth(max(high, lr), peak) != depth or any(map(_eq, lrs, islice(lrs, 1, None))):  # (a repeat)
+                return False
         # each lr holds one step; the sum runs in the order ``extend`` adds (the same float)
-        integral = reduce(_add, islice(lrs, n - 1), self.integral + lr * (steps[0] - self.since))
+        integral = reduce(_add, held, self.integral + lr * (steps[0] - self.since))
         if integral != integral:
             return False  # a NaN among them
         self.integral = integral
-        self.depth_steps[0] += steps[-1] - self.since
         self.changes += n
-        self.changes_after_peak += n
-        self.lr, self.since, self.low = lrs[-1], steps[-1], min(self.low, low)
+        if last > peak:
+            self.depth_steps[depth] += steps[0] - self.since
+            self.depth_steps[0] += steps[-1] - steps[0]
+            self.peak, self.changes_after_peak = last, 0
+        else:
+            self.depth_steps[depth] += steps[-1] - self.since
+            self.changes_after_peak += n
+        self.lr, self.since, self.low = last, steps[-1], min(self.low, low, last)
         return True
 
     def mean_lr(self, step: int) -> float:

@@ -43,9 +43,12 @@ from .schedule_functions import function_sites, method_site
 # 64, then every CHECK_EVERY-th; from step 2048 on, every 1/16 of the steps so far (rounded down to a power of two),
 # at most every CHECK_MAX-th (from step 4096): a long run's steady state samples a quarter as often as its start.
 # Gradient statistics at steps 2, 4, 8, ..., 64, then at the checkpoints; the loss of every step up to
-# LOSS_DENSE_STEPS, then LOSS_PER_CHECK per checkpoint period (every 4th step, every 8th, every 16th).
+# LOSS_DENSE_STEPS, then LOSS_PER_CHECK per checkpoint period (every 4th step, every 8th, every 16th): from step 2048
+# on, in bursts of LOSS_BURST consecutive steps (the last at a multiple of LOSS_BURST periods, so one ends at each
+# checkpoint): the same losses per period in a quarter of the sampling steps.
 LOSS_DENSE_STEPS = 32
 LOSS_PER_CHECK = 16
+LOSS_BURST = 4
 CHECK_EVERY = 64
 CHECK_MAX = 256
 CLONE_LIMIT = 1 << 22  # weights larger than this (elements) get no update/weight ratio
@@ -66,8 +69,20 @@ def check_period(step: int) -> int:
 
 
 def loss_period(step: int) -> int:
-    """Steps from a loss sample at ``step`` to the next one."""
+    """Steps per loss sample, on average, from ``step`` on."""
     return 1 if step < LOSS_DENSE_STEPS else check_period(step) // LOSS_PER_CHECK
+
+
+def next_loss_step(step: int) -> int:
+    """The step that samples the loss after a sample at ``step``."""
+    period = loss_period(step)
+    if period < 2 * LOSS_BURST:
+        return step + period
+    window = LOSS_BURST * period  # bursts: the last LOSS_BURST steps up to each multiple of ``window``
+    after = step + 1
+    if after % window == 0 or after % window > window - LOSS_BURST:
+        return after
+    return (step // window + 1) * window - LOSS_BURST + 1
 
 
 def _number(value) -> Optional[float]:
@@ -159,6 +174,7 @@ class _Watch:
 
     def unusual_lrs(self, lrs: list) -> None:
         """Tensors (read at checkpoints only), or lrs that are not numbers in [0, inf): judged now."""
+        torch_schedules.settle(self)  # (a followed scheduler sets floats)
         if any(isinstance(lr, torch.Tensor) for lr in lrs):
             self.tensor_lrs = True  # read at checkpoints only
             return
@@ -173,7 +189,7 @@ class _Watch:
         """``loss``: the detached one-element tensor of the last ``backward()``; ``scale``: the GradScaler scale
         it was multiplied by, if it was."""
         step = self.run.step
-        self.next_loss = step + loss_period(step)
+        self.next_loss = next_loss_step(step)
         if loss.is_floating_point() or loss.is_complex():
             if isinstance(scale, torch.Tensor):
                 value = loss.reshape(()).float()
@@ -366,12 +382,19 @@ def _post_step(opt, args, kwargs) -> None:
         if _cuda._initialized and _capturing():
             return  # a step captured into a CUDA graph: its replays are not seen, and nothing may run now
         run = watch.run
-        for stepper in watch.steppers:  # its schedulers' calls since its last step (torch_schedules, inlined)
+        step, groups = run.step, opt.param_groups
+        for stepper in watch.steppers:  # its schedulers' calls since its last step (torch_schedules._Stepper, inlined)
             sched = stepper.ref()
-            if sched is not None and (sched._step_count != stepper.seen or sched._last_lr is not stepper.seen_lrs):
-                stepper.look(sched)
-        step = run.step = run.step + 1
-        groups, last = opt.param_groups, watch.last_lrs
+            if sched is None:
+                continue
+            if stepper.lag is None:  # anything new?
+                if sched._step_count != stepper.seen or sched._last_lr is not stepper.seen_lrs:
+                    stepper.look(sched)
+            elif (sched._step_count - step != stepper.lag or sched.last_epoch - step != stepper.pos_lag
+                  or step >= stepper.until or len(groups) != 1 or sched._last_lr[0] is not groups[0]["lr"]):
+                stepper.look(sched)  # followed, and no longer one call a step at the lr it set: look closer
+        step = run.step = step + 1
+        last = watch.last_lrs
         if len(groups) == 1 == len(last):  # one param group, the common case: nothing is built, nothing called
             lr = groups[0]["lr"]
             if lr is not last[0] and (watch.tensor_lrs or lr != last[0]):

@@ -11,8 +11,9 @@
   recorded at the optimizer's step count they were made at (``Stepping.call``), with whether the optimizer trained
   at the lrs the schedulers had set, whether they undid a plateau's cut, and whether the scheduler's optimizer is one
   that never steps while another optimizer over the same parameters does. Per optimizer step that is two attribute
-  reads per scheduler, and a few comparisons of short lists when it was stepped. CosineAnnealingWarmRestarts, whose
-  own ``step()`` counts nothing, is wrapped instead.
+  reads per scheduler, and a few comparisons of short lists when it was stepped; the only scheduler of a one-group
+  optimizer stepped once per optimizer step is followed with a few reads a step and its calls recorded in one go
+  (``_Stepper.settle``). CosineAnnealingWarmRestarts, whose own ``step()`` counts nothing, is wrapped instead.
 - ``DataLoader.__iter__`` is wrapped: each call begins an epoch of that loader for every watched optimizer
   (``Epochs.start``), with its ``len()`` (never asked of an IterableDataset's loader: torch counts that call).
 
@@ -36,6 +37,7 @@ from .failopen import STATE, internal_error
 from .torch_probe import probe_functions
 
 BISECT_POINTS = 64  # epochs probed per round when finding where a LambdaLR reaches 0
+FOLLOW = True  # a scheduler stepped once per optimizer step is followed from the post-step hook (see _Stepper)
 PROBE_SECONDS = 0.02
 
 _adapter = None  # lrguard.integrations.torch, set by patch()
@@ -60,10 +62,16 @@ class _Driven:
 class _Stepper:
     """Per scheduler: its Schedule, its optimizer's watch, the lrs it set last, and torch's count of its calls when
     lrguard last looked. ``look`` runs at the optimizer's step after a call (once a step at most for a scheduler
-    stepped every batch): a few comparisons, and the details (``called``) only when they differ."""
+    stepped every batch): a few comparisons, and the details (``called``) only when they differ.
+
+    A scheduler stepped once per optimizer step goes on in ``look``'s common case step after step. Once ``look`` has
+    found it so, the only scheduler of a one-group optimizer is *followed* (``lag`` set): the post-step hook then only
+    checks that the pattern holds (torch's count and the scheduler's position each a constant ahead of the optimizer's
+    step count, the group trained at the very lr object the scheduler set, no mark reached), and the calls it checked
+    are recorded in one go (``settle``) when anything else looks, or when the pattern breaks."""
 
     __slots__ = ("ref", "schedule", "stepping", "watch", "driven", "last_set", "own_step", "shares", "seen",
-                 "seen_lrs")
+                 "seen_lrs", "lag", "pos_lag", "until")
 
     def __init__(self, sched, schedule, watch, own_step: bool) -> None:
         self.ref = weakref.ref(sched)
@@ -78,11 +86,15 @@ class _Stepper:
         """Count its calls from now on (when built, and when its state, counts included, was loaded): ``seen`` and
         ``seen_lrs`` are torch's count of its step() calls and its ``_last_lr`` when lrguard last looked."""
         self.seen, self.seen_lrs = getattr(sched, "_step_count", 0), getattr(sched, "_last_lr", None)
+        self.lag = self.pos_lag = None  # followed: torch's count and its position minus the optimizer's step count
+        self.until = 0  # followed while the optimizer's step count is below this (its position below the next mark)
 
     def look(self, sched) -> None:
         """Record the calls made since lrguard last looked (``_post_step`` inlines the test for none). The common
         case is counted here: one call since the optimizer's latest step, which trained at the lrs this scheduler had
         set (what ``called`` would find, without its comparisons)."""
+        if self.lag is not None:
+            self.settle()
         count, lrs = sched._step_count, sched._last_lr
         if count == self.seen and lrs is self.seen_lrs:
             return
@@ -98,8 +110,30 @@ class _Stepper:
             stepping.position, stepping.last_at = position, step
             self.last_set = driven.after = lrs
             driven.after_step = step
+            if FOLLOW and len(lrs) == 1 and self.watch.steppers == (self,):  # follow it from the post-step hook
+                self.lag, self.pos_lag = count - step, position - step
+                self.until = stepping.next_mark - self.pos_lag
         else:
             self.called(sched, max(calls, 1))
+
+    def settle(self) -> None:
+        """Stop following: record the calls the post-step hook checked since ``look`` last ran, one per optimizer
+        step, as ``look`` would have recorded each (the last at the optimizer's step before the latest one)."""
+        lag, self.lag = self.lag, None
+        watch = self.watch
+        at = watch.run.step - 1  # the step the latest checked call was made after
+        count = lag + at
+        if count <= self.seen:
+            return
+        stepping, driven, sched = self.stepping, self.driven, self.ref()
+        stepping.calls += count - self.seen
+        if sched is not None and sched._step_count == count:  # no call since: its own record
+            stepping.position, lrs = sched.last_epoch, sched._last_lr
+        else:  # the lrs of the step after it: that call's (the post-step hook checked they are the same objects)
+            stepping.position, lrs = at + self.pos_lag, [*watch.last_lrs]
+        stepping.last_at = driven.after_step = at
+        self.seen, self.seen_lrs = count, lrs
+        self.last_set = driven.after = lrs
 
     def called(self, sched, calls: int) -> None:
         """The scheduler was stepped ``calls`` times since the optimizer's latest step (``run.step``): an override
@@ -164,12 +198,22 @@ class _Stepper:
             self.watch.run.check()  # its own optimizer never steps, so never reaches a checkpoint
 
 
+def settle(watch) -> None:
+    """Record the calls of the schedulers of ``watch``'s optimizer that the post-step hook followed (before what
+    reads them, or changes what they compare with)."""
+    for stepper in watch.steppers:
+        if stepper.lag is not None:
+            stepper.settle()
+
+
 def look(watch) -> None:
     """Record the scheduler calls made since lrguard last looked, for the schedulers of ``watch``'s optimizer."""
     for stepper in watch.steppers:
         sched = stepper.ref()
         if sched is not None:
             stepper.look(sched)
+        elif stepper.lag is not None:  # (gone since the post-step hook last checked it)
+            stepper.settle()
 
 
 def look_idle() -> None:
@@ -208,6 +252,7 @@ def _floats(groups) -> Optional[list]:
 # -- scheduler construction -----------------------------------------------------------------------------------
 def scheduler_built(sched, schedule, watch) -> None:
     """A scheduler was read (``schedule``) for the optimizer of ``watch``: its shape, and its steps from now on."""
+    settle(watch)  # a followed scheduler is the only one of its optimizer, and the lrs it set are about to change
     start = getattr(sched, "last_epoch", 0)
     start = start if type(start) is int else 0
     run = watch.run
