@@ -2,6 +2,7 @@
 import json
 import math
 import os
+import random
 import sys
 import warnings
 
@@ -37,8 +38,6 @@ def test_series_keeps_sparse_changes_exactly():
 def test_series_extend_is_add_after_add(gaps):
     """A batch (e.g. an lr changed every step, folded at a checkpoint) keeps the points adding one by one keeps,
     across halvings, with and without a conversion."""
-    import random
-
     rng = random.Random(3)
     batched, reference = Series(capacity=16), Series(capacity=16)
     step = 0
@@ -48,9 +47,10 @@ def test_series_extend_is_add_after_add(gaps):
             step += rng.choice([1, 1, 3]) if gaps else 1
             steps.append(step)
         values = [s * 0.5 for s in steps]
-        batched.extend(steps, values, convert=lambda v: (v,))
+        convert = rng.choice([None, lambda v: (v,)])
+        batched.extend(steps, values, convert=convert)
         for s, v in zip(steps, values):
-            reference.add(s, (v,))
+            reference.add(s, v if convert is None else convert(v))
         assert (batched.items(), batched.spacing) == (reference.items(), reference.spacing)
         step += rng.choice([0, 0, 5])  # now and then a gap between two batches
 

@@ -45,7 +45,7 @@ from .schedule_functions import function_sites, method_site
 # Gradient statistics at steps 2, 4, 8, ..., 64, then at the checkpoints; the loss of every step up to
 # LOSS_DENSE_STEPS, then LOSS_PER_CHECK per checkpoint period (every 4th step, every 8th, every 16th): from step 2048
 # on, in bursts of LOSS_BURST consecutive steps (the last at a multiple of LOSS_BURST periods, so one ends at each
-# checkpoint): the same losses per period in a quarter of the sampling steps.
+# checkpoint): the same losses per period with a quarter of the wrapper swaps and fewer sampling steps.
 LOSS_DENSE_STEPS = 32
 LOSS_PER_CHECK = 16
 LOSS_BURST = 4
@@ -436,7 +436,8 @@ def _family(sched) -> str:
 
 
 def _unwrap(opt: Optimizer) -> Optimizer:
-    """The optimizer that really steps, under wrappers that share its param groups (accelerate's AcceleratedOptimizer)."""
+    """The optimizer that really steps, under wrappers that share its param groups (accelerate's
+    AcceleratedOptimizer)."""
     for _ in range(4):
         inner = vars(opt).get("optimizer") if hasattr(opt, "__dict__") else None
         if not isinstance(inner, Optimizer) or inner is opt or opt.param_groups is not inner.param_groups:
@@ -458,7 +459,8 @@ def _scheduler_built(sched) -> None:
             _container_built(watch, sched)
             return
         family = _family(sched)
-        schedule = Schedule(type(sched).__name__, family, getattr(sched, "last_epoch", -1), where=user_site(built=sched))
+        start = getattr(sched, "last_epoch", -1)
+        schedule = Schedule(type(sched).__name__, family, start, where=user_site(built=sched))
         if family in ("lambda", "multiplicative"):
             functions = getattr(sched, "lr_lambdas", None)
             schedule.probe_epochs, schedule.probes = probe_functions(functions, PROBE_EPOCHS, PROBE_SECONDS)
