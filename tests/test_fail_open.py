@@ -49,9 +49,10 @@ def _faults():
                ("__init__", "lrs_changed", "take_loss", "before_step", "after_step", "checkpoint", "_read", "_observe")]
     points += [(f"torch adapter {name}", adapter, name) for name in
                ("_watch", "_hot_watch", "_took_backward", "_scaled", "_family", "_unwrap", "_number",
-                "_stacked", "probe_functions", "function_sites", "user_site")]
-    points += [(f"torch_schedules {name}", torch_schedules, name) for name in ("scheduler_built", "shape_of")]
-    points += [(f"_Stepper.{name}", torch_schedules._Stepper, name) for name in ("look", "called")]
+                "_stacked", "next_loss_step", "probe_functions", "function_sites", "user_site")]
+    points += [(f"torch_schedules {name}", torch_schedules, name) for name in
+               ("scheduler_built", "shape_of", "look", "look_idle", "settle")]
+    points += [(f"_Stepper.{name}", torch_schedules._Stepper, name) for name in ("look", "called", "settle")]
     points += [("Stepping.call", lrguard.detection.stepping.Stepping, "call")]
     return points
 
