@@ -112,18 +112,23 @@ def emit(result: dict) -> None:
 
 
 def alternate(variants: Dict[str, Callable[[], None]], run: Callable[[], None], rounds: int, units: int,
-              ratios: Optional[Ratios] = None) -> Ratios:
+              ratios: Optional[Ratios] = None, interleave: int = 1) -> Ratios:
     """In-process rounds: each variant's setup (e.g. lrguard.install/uninstall) then ``run()`` (``units`` steps),
-    in an order that rotates every round (AB, BA, ...). Returns the per-unit times."""
+    in an order that rotates every time (AB, BA, ...). With ``interleave`` > 1 a round is that many such passes,
+    its times summed per variant: a round spans e.g. one of lrguard's sampling periods while the variants still
+    take turns every ``units`` steps (the machine's slower swings fall on both alike). Returns the per-unit times."""
     ratios = ratios or Ratios()
     names = list(variants)
-    for r in range(rounds):
-        order = names[r % len(names):] + names[: r % len(names)]  # AB, BA, AB, ...
-        times = {}
-        for name in order:
-            variants[name]()
-            wall, cpu = timed(run)
-            times[name] = (wall / units, cpu / units)
+    turn = 0
+    for _ in range(rounds):
+        times = dict.fromkeys(names, (0.0, 0.0))
+        for _ in range(interleave):
+            order = names[turn % len(names):] + names[: turn % len(names)]  # AB, BA, AB, ...
+            turn += 1
+            for name in order:
+                variants[name]()
+                wall, cpu = timed(run)
+                times[name] = (times[name][0] + wall / units / interleave, times[name][1] + cpu / units / interleave)
         ratios.add_round(times)
     return ratios
 

@@ -7,19 +7,21 @@ Two measurements, both side by side in this one invocation, each the median of p
 
 1. In-process, ``lrguard.uninstall()`` / ``lrguard.install()`` toggled between alternating rounds on the same
    model, optimizer and data. This is the tight one: same process, same memory layout, same warmed-up allocator
-   and caches, short rounds (256 steps, ~120 ms: one of lrguard's steady-state checkpoint periods, so each round
-   holds the same sampled work) so that the load of other processes falls on both sides alike; and ``uninstall()``
-   restores torch exactly (the original ``torch.autograd.backward``, no global optimizer hooks), so the plain rounds
-   are plain torch. It measures exactly what lrguard adds per step: its hooks and its sampled reads, in a long
-   run's steady state (from step 4096, where lrguard samples a quarter as often as in a run's first 2048 steps).
+   and caches, short turns (256 steps, ~0.12 s) so that the load of other processes falls on both sides alike,
+   4 turns of each per round (1024 steps: one of lrguard's steady-state checkpoint periods, so that each round
+   holds the same sampled work); and ``uninstall()`` restores torch exactly (the original
+   ``torch.autograd.backward``, no global optimizer hooks), so the plain rounds are plain torch. It measures
+   exactly what lrguard adds per step: its hooks and its sampled reads, in a long run's steady state (from step
+   16384, where lrguard samples a sixteenth as often as in a run's first 2048 steps).
    Run with a steady lr and with schedulers stepped every batch, whose lr changes at every step (LambdaLR,
    OneCycleLR, and a LambdaLR built as transformers' ``get_linear_schedule_with_warmup`` builds it): lrguard's
-   busier path, which includes its scheduler-step wrapper. The start of a run (a new optimizer and scheduler, and
-   their first 1024 steps, lrguard's dense sampling and its read-ahead of the schedule) is measured apart, with
-   no target.
+   busier path (an lr recorded at every step, the scheduler's calls counted). The start of a run (a new optimizer
+   and scheduler, and their first 1024 steps, lrguard's dense sampling and its read-ahead of the schedule) is
+   measured apart, with no target.
 2. Fresh subprocesses, alternating: plain (lrguard never imported), import mode (``import lrguard`` first, then
-   torch), and ``lrguard run`` (when lrguard has its CLI). Each child times its own steps after a warm-up of 4096
-   steps (start-up excluded). This checks the real entry points end to end; process-to-process noise makes it looser.
+   torch), and ``lrguard run`` (when lrguard has its CLI). Each child times 3 blocks of 1024 steps from step 16384
+   (start-up excluded), the same steady state. This checks the real entry points end to end; process-to-process
+   noise makes it looser.
 
     python benchmarks/overhead_tiny.py [--rounds N] [--schedules steady LambdaLR ...] [--no-subprocess]
                                        [--per-step ROUNDS]
@@ -47,9 +49,11 @@ import _bench  # noqa: E402
 
 LIMIT_PCT = 1.5  # in process
 FRESH_LIMIT_PCT = 3.0  # fresh processes: import mode and `lrguard run` (process-to-process noise is larger)
-BLOCK = 256  # steps per in-process round (~120 ms): one of lrguard's steady-state checkpoint periods
-STEADY_FROM = 4096  # lrguard samples at its steady-state rate from this step on
-START_STEPS = 1024  # the start of a run, measured apart (no target: lrguard samples 4x as often there)
+BLOCK = 256  # steps per turn of a variant in process (~0.12 s)
+PERIOD = 1024  # steps per in-process round (4 turns of each variant): one of lrguard's steady-state checkpoint periods
+STEADY_FROM = 16384  # lrguard samples at its steady-state rate from this step on
+FRESH_BLOCKS = 3  # blocks of PERIOD steps a fresh process times (one checkpoint each), after STEADY_FROM steps
+START_STEPS = 1024  # the start of a run, measured apart (no target: lrguard samples 16x as often there)
 
 
 def _linear_warmup(step: int, warmup: int, total: int) -> float:
@@ -116,7 +120,7 @@ def child(blocks: int, block: int) -> None:
 
 
 def in_process(rounds: int, schedule: str) -> _bench.Ratios:
-    """A long run's steady state: rounds of BLOCK steps, from step STEADY_FROM on."""
+    """A long run's steady state: rounds of PERIOD steps (turns of BLOCK), from step STEADY_FROM on."""
     loop = TinyLoop(schedule)
     loop.steps(300)
     import lrguard  # after torch: lrguard patches it at once
@@ -124,7 +128,7 @@ def in_process(rounds: int, schedule: str) -> _bench.Ratios:
     lrguard.install()
     loop.steps(STEADY_FROM)  # lrguard's start: its dense first steps, checkpoints and samples
     return _bench.alternate({"plain": lrguard.uninstall, "lrguard": lrguard.install}, lambda: loop.steps(BLOCK),
-                            rounds, BLOCK)
+                            rounds, BLOCK, interleave=PERIOD // BLOCK)
 
 
 def run_start(rounds: int, schedule: str) -> _bench.Ratios:
@@ -171,7 +175,7 @@ def per_step(rounds: int) -> None:
 
 def subprocesses(rounds: int) -> _bench.Ratios:
     script = str(Path(__file__).resolve())
-    args = ["--child", "--blocks", "8", "--block", "256"]
+    args = ["--child", "--blocks", str(FRESH_BLOCKS), "--block", str(PERIOD)]
     modes = {"plain": [sys.executable, script, *args],
              "import lrguard": [sys.executable, script, "--import-lrguard", *args]}
     run = _bench.lrguard_run_argv()
@@ -195,7 +199,7 @@ def subprocesses(rounds: int) -> _bench.Ratios:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=120, help="in-process rounds (default 120)")
+    parser.add_argument("--rounds", type=int, default=40, help="in-process rounds (default 40)")
     parser.add_argument("--schedules", nargs="*", choices=list(SCHEDULES), default=list(SCHEDULES),
                         help="in-process loops to measure (default: all)")
     parser.add_argument("--start-rounds", type=int, default=10,
@@ -206,8 +210,8 @@ def main() -> None:
     parser.add_argument("--no-subprocess", action="store_true")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--import-lrguard", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--blocks", type=int, default=8, help=argparse.SUPPRESS)
-    parser.add_argument("--block", type=int, default=256, help=argparse.SUPPRESS)
+    parser.add_argument("--blocks", type=int, default=FRESH_BLOCKS, help=argparse.SUPPRESS)
+    parser.add_argument("--block", type=int, default=PERIOD, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         return child(args.blocks, args.block)
@@ -217,7 +221,8 @@ def main() -> None:
     for schedule in args.schedules:
         ratios = in_process(args.rounds, schedule)
         label = "steady lr" if schedule == "steady" else f"{schedule} stepped every batch (the lr changes every step)"
-        print(f"\n[in-process, {label}: {BLOCK} steps per round from step {STEADY_FROM}]")
+        print(f"\n[in-process, {label}: rounds of {PERIOD} steps ({PERIOD // BLOCK} turns of {BLOCK}) from step"
+              f" {STEADY_FROM}]")
         print(ratios.table(scale=1e3, unit_name="ms"))
         key = f"in-process, {'steady lr' if schedule == 'steady' else schedule + ' per batch'}"
         results[key], limits[key] = ratios.ratio("lrguard", 1), LIMIT_PCT
@@ -237,14 +242,17 @@ def main() -> None:
         per_step(args.per_step)
     if not args.no_subprocess:
         ratios = subprocesses(args.subprocess_rounds)
-        print(f"\n[fresh subprocesses, steady lr: 8 blocks x 256 steps each from step {STEADY_FROM}, median per child;"
+        print(f"\n[fresh subprocesses, steady lr: {FRESH_BLOCKS} blocks x {PERIOD} steps each from step {STEADY_FROM},"
+              f" median per child;"
               f" {args.subprocess_rounds} rounds]")
         print(ratios.table(scale=1e3, unit_name="ms"))
         for name in ratios.variants()[1:]:
             key = f"fresh process, {name}"
             results[key], limits[key] = ratios.ratio(name, 1), FRESH_LIMIT_PCT
-            print(_bench.verdict(f"{key} (cpu)", ratios.ratio(name, 1), FRESH_LIMIT_PCT), "|",
-                  f"wall {_bench.overhead(ratios.ratio(name, 0))}")
+            lo, hi = ratios.interval(name, 1)
+            print(_bench.verdict(f"{key} (cpu)", ratios.ratio(name, 1), FRESH_LIMIT_PCT),
+                  f"(95% interval {_bench.overhead(lo)}..{_bench.overhead(hi)})",
+                  f"| wall {_bench.overhead(ratios.ratio(name, 0))}")
     _bench.emit({"benchmark": "overhead_tiny", "limit_pct": LIMIT_PCT, "limits_pct": limits,
                  "overhead_pct": {k: round((v - 1) * 100, 2) for k, v in results.items()},
                  "start_pct": start})

@@ -170,13 +170,14 @@ def test_sampling_steps_between_checkpoints_only_queue(armed):
     assert not watch.losses and not watch.grads
 
 
-def test_a_long_run_samples_a_quarter_as_often_as_its_start(armed):
-    """From step 4096 on: a checkpoint (with its gradient sample) every 256 steps and 16 losses per checkpoint, each
-    read in one batch; steps 64..2047 have one every 64 steps with the same 16 losses."""
+def test_a_long_run_samples_less_often_than_its_start(armed):
+    """Steps 64..2047 have a checkpoint (with its gradient sample) every 64 steps and 16 losses per checkpoint, each
+    read in one batch; the period is 1/16 of the steps so far from there on (256 at step 4096), 1024 from step
+    16384 on, with the same 16 losses."""
     opt, step = tiny_loop("sgd")
     watch = _watch(opt)
     reads = {}
-    for phase, (start, count) in {"start": (300, 512), "steady": (4200, 512)}.items():
+    for phase, (start, count) in {"start": (300, 512), "middle": (4200, 512), "steady": (16400, 2048)}.items():
         while watch.run.step < start:
             step()
         checkpoints, losses, grads = 0, watch.run.losses.count, watch.run.history.grad_ratio.last
@@ -185,7 +186,7 @@ def test_a_long_run_samples_a_quarter_as_often_as_its_start(armed):
             step()
         step_of_last_grad = watch.run.history.grad_ratio.last[0]
         reads[phase] = (checkpoints, watch.run.losses.count - losses, step_of_last_grad > grads[0])
-    assert reads == {"start": (8, 128, True), "steady": (2, 32, True)}
+    assert reads == {"start": (8, 128, True), "middle": (2, 32, True), "steady": (2, 32, True)}
 
 
 def test_the_loss_comes_from_autograd_backward_only_when_a_step_samples_it(armed, monkeypatch, nothing_compiled):

@@ -6,7 +6,7 @@ appends) and folded into the run's tracks when they are next read (at checkpoint
 last step are counted from torch's own counters (``torch_schedules``). There is no pre-step hook: the weights a
 gradient sample compares with are copied at the step before it, and lrguard's wrapper of ``torch.autograd.backward``
 (what ``loss.backward()`` calls) is in place only before a step that samples the loss (``_LossTap``). Device values
-(losses, gradient norms) are sampled, queued, and read in batches at checkpoints, a quarter as often in a long run's
+(losses, gradient norms) are sampled, queued, and read in batches at checkpoints, a sixteenth as often in a long run's
 steady state as in its first 2048 steps (see ``check_period``): on CUDA through a non-blocking copy that is only read
 once its event has completed, so steady-state steps add no host-device synchronisation. lrguard keeps weak references
 to optimizers and schedulers, and adds no attribute.
@@ -41,16 +41,17 @@ from .schedule_functions import function_sites, method_site
 
 # Sampling cadence. Checkpoints (a batch read of the queued device values, then the detectors) at steps 1, 2, 4, ...,
 # 64, then every CHECK_EVERY-th; from step 2048 on, every 1/16 of the steps so far (rounded down to a power of two),
-# at most every CHECK_MAX-th (from step 4096): a long run's steady state samples a quarter as often as its start.
+# at most every CHECK_MAX-th (from step 16384): a long run's steady state samples a sixteenth as often as its start,
+# and what happens late in a run is read within 1/16 of the steps so far.
 # Gradient statistics at steps 2, 4, 8, ..., 64, then at the checkpoints; the loss of every step up to
-# LOSS_DENSE_STEPS, then LOSS_PER_CHECK per checkpoint period (every 4th step, every 8th, every 16th): from step 2048
+# LOSS_DENSE_STEPS, then LOSS_PER_CHECK per checkpoint period (every 4th step, ..., every 64th): from step 2048
 # on, in bursts of LOSS_BURST consecutive steps (the last at a multiple of LOSS_BURST periods, so one ends at each
 # checkpoint): the same losses per period with a quarter of the wrapper swaps and fewer sampling steps.
 LOSS_DENSE_STEPS = 32
 LOSS_PER_CHECK = 16
 LOSS_BURST = 4
 CHECK_EVERY = 64
-CHECK_MAX = 256
+CHECK_MAX = 1024
 CLONE_LIMIT = 1 << 22  # weights larger than this (elements) get no update/weight ratio
 DEFER_LIMIT = 256  # values queued while a CUDA read is in flight, before lrguard reads them synchronously
 PROBE_EPOCHS = list(range(17)) + [24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 2048, 4096, 8192,
