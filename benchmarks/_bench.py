@@ -14,6 +14,7 @@ import random
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
@@ -133,18 +134,105 @@ def alternate(variants: Dict[str, Callable[[], None]], run: Callable[[], None], 
     return ratios
 
 
-def run_child(argv: List[str], env: Optional[dict] = None, timeout: float = 300) -> dict:
-    """Run a child benchmark process and return the JSON it printed on its last ``BENCH-CHILD`` line."""
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=ROOT,
-                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore", **(env or {})})
-    lines = [l for l in proc.stdout.splitlines() if l.startswith("BENCH-CHILD ")]
-    if proc.returncode != 0 or not lines:
-        raise RuntimeError(f"child {argv} failed (rc {proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
-    return json.loads(lines[-1][len("BENCH-CHILD "):])
+class ChildRatios(Ratios):
+    """Ratios of fresh processes, several children per variant: a round's time of a variant is the mean of its
+    children's, and the interval resamples the children as well as the rounds (each process has its own memory
+    layout: an offset of a percent or two that lasts its lifetime, which more rounds do not average out)."""
+
+    def __init__(self, baseline: str = "plain") -> None:
+        super().__init__(baseline)
+        self.children: List[Dict[str, List[tuple]]] = []  # per round: {variant: [(wall, cpu) per unit, per child]}
+
+    def add_children_round(self, times: Dict[str, List[tuple]]) -> None:
+        self.children.append(times)
+        self.add_round({v: tuple(statistics.fmean(t[c] for t in ts) for c in (0, 1)) for v, ts in times.items()})
+
+    def interval(self, variant: str, clock: int, resamples: int = 400) -> tuple:
+        rng = random.Random(0)
+        base, rounds = self.baseline, self.children
+        medians = []
+        for _ in range(resamples):
+            picks = {v: rng.choices(range(len(ts)), k=len(ts)) for v, ts in rounds[0].items()}
+            medians.append(median([statistics.fmean(r[variant][i][clock] for i in picks[variant])
+                                   / statistics.fmean(r[base][i][clock] for i in picks[base])
+                                   for r in rng.choices(rounds, k=len(rounds))]))
+        medians.sort()
+        return medians[int(0.025 * resamples)], medians[int(0.975 * resamples) - 1]
 
 
-def child_report(**values) -> None:
-    print("BENCH-CHILD " + json.dumps(values), flush=True)
+class Child:
+    """A fresh benchmark process that takes turns: it sets itself up, says it is ready (``serve``), then runs and
+    times as many units (e.g. training steps) as each order asks."""
+
+    def __init__(self, argv: List[str]) -> None:
+        self.argv = argv
+        self.stderr = tempfile.TemporaryFile("w+")
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr,
+                                     text=True, cwd=ROOT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3",
+                                                               "PYTHONWARNINGS": "ignore"})
+
+    def reply(self) -> dict:
+        """The JSON of the child's next ``BENCH-CHILD`` line (its other output is skipped)."""
+        for line in self.proc.stdout:
+            if line.startswith("BENCH-CHILD "):
+                return json.loads(line[len("BENCH-CHILD "):])
+        self.stderr.seek(0)
+        raise RuntimeError(f"child {self.argv} ended (rc {self.proc.wait()}):\n{self.stderr.read()[-3000:]}")
+
+    def run(self, units: int) -> tuple:
+        """(wall, cpu) seconds of ``units`` units, run now."""
+        self.proc.stdin.write(f"{units}\n")
+        self.proc.stdin.flush()
+        out = self.reply()
+        return out["wall"], out["cpu"]
+
+    def close(self) -> None:
+        if self.proc.stdin:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.stderr.close()
+
+
+def serve(run: Callable[[int], None], **ready) -> None:
+    """A ``Child``'s side: report ``ready`` (e.g. whether lrguard watches), then time ``run(units)`` for each order
+    read from stdin, until it closes."""
+    print("BENCH-CHILD " + json.dumps(ready), flush=True)
+    for line in sys.stdin:
+        wall, cpu = timed(lambda: run(int(line)))
+        print("BENCH-CHILD " + json.dumps({"wall": wall, "cpu": cpu}), flush=True)
+
+
+def side_by_side(modes: Dict[str, List[str]], per_mode: int, rounds: int, units: int, interleave: int = 1,
+                 expect: Optional[Callable[[str, dict], None]] = None) -> ChildRatios:
+    """Fresh processes taking turns, as ``alternate`` takes turns in one process: ``per_mode`` children of each mode
+    (its argv) start together and set up; then in every round each child runs ``units`` units ``interleave`` times,
+    one child at a time, in an order that rotates every pass, so that the machine's swings fall on every mode alike.
+    ``expect(mode, ready)`` may check a child's ready report. Returns the per-unit times."""
+    children = [(name, i, Child(argv)) for i in range(per_mode) for name, argv in modes.items()]
+    try:
+        for name, _, child in children:
+            ready = child.reply()
+            if expect is not None:
+                expect(name, ready)
+        ratios = ChildRatios()
+        turn = 0
+        for _ in range(rounds):
+            times = {name: [(0.0, 0.0)] * per_mode for name in modes}
+            for _ in range(interleave):
+                order = children[turn % len(children):] + children[: turn % len(children)]
+                turn += 1
+                for name, i, child in order:
+                    wall, cpu = child.run(units)
+                    old = times[name][i]
+                    times[name][i] = (old[0] + wall / units / interleave, old[1] + cpu / units / interleave)
+            ratios.add_children_round(times)
+        return ratios
+    finally:
+        for _, _, child in children:
+            child.close()
 
 
 def lrguard_run_argv() -> Optional[List[str]]:

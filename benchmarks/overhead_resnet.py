@@ -2,8 +2,9 @@
 
 Batch 16 of 3x64x64 random images, 10 classes, SGD with momentum, CPU, 1 thread (~0.1-0.2 s a step): a real
 convolutional network with 62 parameter tensors. lrguard is toggled in-process (``lrguard.uninstall()`` /
-``lrguard.install()``) between alternating rounds on the same model and data, as in ``overhead_tiny.py``; the
-ratios are medians over the rounds. The batches are made once up front (a data pipeline would only add noise).
+``lrguard.install()``) on the same model and data, as in ``overhead_tiny.py``: the variants take turns every step,
+3 turns of each a round; the ratios are medians over the rounds. The batches are made once up front (a data pipeline
+would only add noise).
 
     python benchmarks/overhead_resnet.py [--rounds N]
 """
@@ -22,7 +23,7 @@ from torch import nn  # noqa: E402
 import _bench  # noqa: E402
 
 LIMIT_PCT = 1.0
-BLOCK = 3  # steps per round
+TURNS = 3  # one-step turns of each variant per round
 
 
 def build():
@@ -47,7 +48,7 @@ def build():
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=80)
     args = parser.parse_args()
     steps = build()
     steps(4)
@@ -55,16 +56,17 @@ def main() -> None:
 
     lrguard.install()
     steps(8)  # lrguard's first steps (dense sampling) out of the way
-    ratios = _bench.alternate({"plain": lrguard.uninstall, "lrguard": lrguard.install}, lambda: steps(BLOCK),
-                              args.rounds, BLOCK)
+    ratios = _bench.alternate({"plain": lrguard.uninstall, "lrguard": lrguard.install}, lambda: steps(1), args.rounds,
+                              1, interleave=TURNS)
     print(f"resnet18, batch 16 x 3x64x64, SGD(momentum), CPU, 1 thread; {_bench.machine()}")
-    print(f"[in-process, {BLOCK} steps per round]")
+    print(f"[in-process, {TURNS} one-step turns of each variant per round]")
     print(ratios.table(scale=1e3, unit_name="ms"))
-    cpu = ratios.ratio("lrguard", 1)
-    print(_bench.verdict("resnet18 (cpu)", cpu, LIMIT_PCT), "|", f"wall {_bench.overhead(ratios.ratio('lrguard', 0))}")
+    cpu, wall, (lo, hi) = ratios.ratio("lrguard", 1), ratios.ratio("lrguard", 0), ratios.interval("lrguard", 1)
+    print(_bench.verdict("resnet18 (cpu)", cpu, LIMIT_PCT),
+          f"(95% interval {_bench.overhead(lo)}..{_bench.overhead(hi)}) | wall {_bench.overhead(wall)}")
     _bench.emit({"benchmark": "overhead_resnet", "limit_pct": LIMIT_PCT,
                  "overhead_pct": {"in-process": round((cpu - 1) * 100, 2)},
-                 "wall_overhead_pct": round((ratios.ratio("lrguard", 0) - 1) * 100, 2)})
+                 "wall_overhead_pct": round((wall - 1) * 100, 2)})
 
 
 if __name__ == "__main__":

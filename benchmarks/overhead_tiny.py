@@ -7,8 +7,8 @@ Two measurements, both side by side in this one invocation, each the median of p
 
 1. In-process, ``lrguard.uninstall()`` / ``lrguard.install()`` toggled between alternating rounds on the same
    model, optimizer and data. This is the tight one: same process, same memory layout, same warmed-up allocator
-   and caches, short turns (256 steps, ~0.12 s) so that the load of other processes falls on both sides alike,
-   4 turns of each per round (1024 steps: one of lrguard's steady-state checkpoint periods, so that each round
+   and caches, short turns (64 steps, ~30 ms) so that the load of other processes falls on both sides alike,
+   16 turns of each per round (1024 steps: one of lrguard's steady-state checkpoint periods, so that each round
    holds the same sampled work); and ``uninstall()`` restores torch exactly (the original
    ``torch.autograd.backward``, no global optimizer hooks), so the plain rounds are plain torch. It measures
    exactly what lrguard adds per step: its hooks and its sampled reads, in a long run's steady state (from step
@@ -18,13 +18,15 @@ Two measurements, both side by side in this one invocation, each the median of p
    busier path (an lr recorded at every step, the scheduler's calls counted). The start of a run (a new optimizer
    and scheduler, and their first 1024 steps, lrguard's dense sampling and its read-ahead of the schedule) is
    measured apart, with no target.
-2. Fresh subprocesses, alternating: plain (lrguard never imported), import mode (``import lrguard`` first, then
-   torch), and ``lrguard run`` (when lrguard has its CLI). Each child times 3 blocks of 1024 steps from step 16384
-   (start-up excluded), the same steady state. This checks the real entry points end to end; process-to-process
-   noise makes it looser.
+2. Fresh processes side by side: plain (lrguard never imported), import mode (``import lrguard`` first, then torch),
+   and ``lrguard run`` (when lrguard has its CLI), 4 processes of each started together. Each warms up to step
+   16384, then they take turns of 64 steps, one process at a time, in rounds of 1024 steps each, as the variants
+   take turns in process: the machine's swings fall on every mode alike. This checks the real entry points end to
+   end. What stays is each process's own memory layout, an offset of a percent or two for its lifetime: hence
+   several processes a mode, and an interval that resamples the processes as well as the rounds.
 
     python benchmarks/overhead_tiny.py [--rounds N] [--schedules steady LambdaLR ...] [--no-subprocess]
-                                       [--per-step ROUNDS]
+                                       [--per-step ROUNDS] [--children N]
 """
 from __future__ import annotations
 
@@ -49,10 +51,11 @@ import _bench  # noqa: E402
 
 LIMIT_PCT = 1.5  # in process
 FRESH_LIMIT_PCT = 3.0  # fresh processes: import mode and `lrguard run` (process-to-process noise is larger)
-BLOCK = 256  # steps per turn of a variant in process (~0.12 s)
-PERIOD = 1024  # steps per in-process round (4 turns of each variant): one of lrguard's steady-state checkpoint periods
+BLOCK = 64  # steps per turn of a variant (~30 ms): the shorter, the more alike the machine's load on both sides
+PERIOD = 1024  # steps per round (16 turns of each variant): one of lrguard's steady-state checkpoint periods
 STEADY_FROM = 16384  # lrguard samples at its steady-state rate from this step on
-FRESH_BLOCKS = 3  # blocks of PERIOD steps a fresh process times (one checkpoint each), after STEADY_FROM steps
+FRESH_CHILDREN = 4  # fresh processes of each mode, side by side
+FRESH_ROUNDS = 30  # their rounds of PERIOD steps each, from STEADY_FROM
 START_STEPS = 1024  # the start of a run, measured apart (no target: lrguard samples 16x as often there)
 
 
@@ -105,18 +108,13 @@ class TinyLoop:
                 sched.step()
 
 
-def child(blocks: int, block: int) -> None:
-    """One subprocess measurement: warm up, then the median per-step time over ``blocks`` blocks."""
-    steps = TinyLoop().steps
-    steps(STEADY_FROM)
-    walls, cpus = [], []
-    for _ in range(blocks):
-        wall, cpu = _bench.timed(lambda: steps(block))
-        walls.append(wall / block)
-        cpus.append(cpu / block)
+def child() -> None:
+    """A fresh process of ``subprocesses``: warm up to the steady state, then take turns (``_bench.serve``)."""
+    loop = TinyLoop()
+    loop.steps(STEADY_FROM)
     lrguard = sys.modules.get("lrguard")
     watching = bool(lrguard and lrguard.is_installed() and "torch" in lrguard.integrations.install.active())
-    _bench.child_report(wall=statistics.median(walls), cpu=statistics.median(cpus), lrguard=watching)
+    _bench.serve(loop.steps, lrguard=watching)
 
 
 def in_process(rounds: int, schedule: str) -> _bench.Ratios:
@@ -173,28 +171,22 @@ def per_step(rounds: int) -> None:
               _bench.overhead(guarded / plain))
 
 
-def subprocesses(rounds: int) -> _bench.Ratios:
+def subprocesses(rounds: int, per_mode: int) -> _bench.ChildRatios:
+    """Fresh processes side by side: ``per_mode`` of each mode, taking turns of BLOCK steps, rounds of PERIOD."""
     script = str(Path(__file__).resolve())
-    args = ["--child", "--blocks", str(FRESH_BLOCKS), "--block", str(PERIOD)]
-    modes = {"plain": [sys.executable, script, *args],
-             "import lrguard": [sys.executable, script, "--import-lrguard", *args]}
+    modes = {"plain": [sys.executable, script, "--child"],
+             "import lrguard": [sys.executable, script, "--import-lrguard", "--child"]}
     run = _bench.lrguard_run_argv()
     if run is not None:
-        modes["lrguard run"] = [*run, script, *args]
+        modes["lrguard run"] = [*run, script, "--child"]
     else:
         print("(lrguard has no CLI yet: the 'lrguard run' mode is skipped)")
-    ratios = _bench.Ratios()
-    names = list(modes)
-    for r in range(rounds):
-        order = names[r % len(names):] + names[: r % len(names)]
-        times = {}
-        for name in order:
-            out = _bench.run_child(modes[name])
-            if out["lrguard"] != (name != "plain"):
-                raise SystemExit(f"mode {name!r}: lrguard watching = {out['lrguard']}, not as expected")
-            times[name] = (out["wall"], out["cpu"])
-        ratios.add_round(times)
-    return ratios
+
+    def expect(mode: str, ready: dict) -> None:
+        if ready["lrguard"] != (mode != "plain"):
+            raise SystemExit(f"mode {mode!r}: lrguard watching = {ready['lrguard']}, not as expected")
+
+    return _bench.side_by_side(modes, per_mode, rounds, BLOCK, interleave=PERIOD // BLOCK, expect=expect)
 
 
 def main() -> None:
@@ -206,15 +198,16 @@ def main() -> None:
                         help="rounds of a run's first steps (default 10; 0: not measured)")
     parser.add_argument("--per-step", type=int, default=0, metavar="ROUNDS",
                         help="also time the steady loop one step at a time (a diagnostic; default: not run)")
-    parser.add_argument("--subprocess-rounds", type=int, default=9)
+    parser.add_argument("--subprocess-rounds", type=int, default=FRESH_ROUNDS,
+                        help=f"rounds of the fresh processes (default {FRESH_ROUNDS})")
+    parser.add_argument("--children", type=int, default=FRESH_CHILDREN,
+                        help=f"fresh processes per mode (default {FRESH_CHILDREN})")
     parser.add_argument("--no-subprocess", action="store_true")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--import-lrguard", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--blocks", type=int, default=FRESH_BLOCKS, help=argparse.SUPPRESS)
-    parser.add_argument("--block", type=int, default=PERIOD, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        return child(args.blocks, args.block)
+        return child()
 
     print(f"tiny step: 5-layer MLP (32-64-64-64-64-10), batch 32, SGD(momentum), CPU, 1 thread; {_bench.machine()}")
     results, limits, start = {}, {}, {}
@@ -241,10 +234,9 @@ def main() -> None:
     if args.per_step:
         per_step(args.per_step)
     if not args.no_subprocess:
-        ratios = subprocesses(args.subprocess_rounds)
-        print(f"\n[fresh subprocesses, steady lr: {FRESH_BLOCKS} blocks x {PERIOD} steps each from step {STEADY_FROM},"
-              f" median per child;"
-              f" {args.subprocess_rounds} rounds]")
+        ratios = subprocesses(args.subprocess_rounds, args.children)
+        print(f"\n[fresh processes side by side, steady lr: {args.children} of each mode, from step {STEADY_FROM},"
+              f" taking turns of {BLOCK} steps in rounds of {PERIOD}; the interval resamples processes and rounds]")
         print(ratios.table(scale=1e3, unit_name="ms"))
         for name in ratios.variants()[1:]:
             key = f"fresh process, {name}"
