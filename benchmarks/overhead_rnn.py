@@ -5,7 +5,8 @@ In-process, ``lrguard.uninstall()`` / ``lrguard.install()`` toggled between alte
 optimizer and data (as ``overhead_tiny.py`` does), 128 steps per round: two of lrguard's 64-step sampling
 periods (one of its 128-step ones from step 2048), so each round holds whole sampling periods (a gradient sample,
 and the through-time measurement at the forward after it: one small chain of products per time step on 8
-sequences).
+sequences). The variants take turns every 16 steps (~0.13 s) within a round, so that the machine's swings fall
+on both alike.
 
     python benchmarks/overhead_rnn.py [--rounds N]
 """
@@ -23,7 +24,8 @@ from torch import nn  # noqa: E402
 import _bench  # noqa: E402
 
 LIMIT_PCT = 1.0
-BLOCK = 128  # steps per round: two gradient-sampling periods
+PERIOD = 128  # steps per round: two gradient-sampling periods
+BLOCK = 16  # steps per turn of a variant
 
 
 def build():
@@ -54,12 +56,13 @@ def main() -> None:
     steps = build()
     steps(300)  # lrguard's warm-up: its dense first steps and first checkpoints
     ratios = _bench.alternate({"plain": lrguard.uninstall, "lrguard": lrguard.install}, lambda: steps(BLOCK),
-                              args.rounds, BLOCK)
+                              args.rounds, BLOCK, interleave=PERIOD // BLOCK)
     print(f"vanilla RNN: nn.RNN(8, 64) over 100 steps, batch 32, Adam, CPU, 1 thread; {_bench.machine()}")
-    print(f"\n[in-process: {BLOCK} steps per round]")
+    print(f"\n[in-process: rounds of {PERIOD} steps, turns of {BLOCK}]")
     print(ratios.table(scale=1e3, unit_name="ms"))
-    ratio = ratios.ratio("lrguard", 1)
-    print("\n" + _bench.verdict("in-process", ratio, LIMIT_PCT))
+    ratio, (lo, hi) = ratios.ratio("lrguard", 1), ratios.interval("lrguard", 1)
+    print("\n" + _bench.verdict("in-process", ratio, LIMIT_PCT),
+          f"(95% interval {_bench.overhead(lo)}..{_bench.overhead(hi)})")
     _bench.emit({"benchmark": "overhead_rnn", "overhead_pct": {"in-process": (ratio - 1) * 100},
                  "limit_pct": LIMIT_PCT})
 
