@@ -211,8 +211,10 @@ def side_by_side(modes: Dict[str, List[str]], per_mode: int, rounds: int, units:
     (its argv) start together and set up; then in every round each child runs ``units`` units ``interleave`` times,
     one child at a time, in an order that rotates every pass, so that the machine's swings fall on every mode alike.
     ``expect(mode, ready)`` may check a child's ready report. Returns the per-unit times."""
-    children = [(name, i, Child(argv)) for i in range(per_mode) for name, argv in modes.items()]
+    children: List[tuple] = []  # (mode, index, Child), the modes interleaved
     try:
+        for i in range(per_mode):
+            children += [(name, i, Child(argv)) for name, argv in modes.items()]
         for name, _, child in children:
             ready = child.reply()
             if expect is not None:
