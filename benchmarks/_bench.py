@@ -17,10 +17,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULT_PREFIX = "BENCH-RESULT "
+CHILD_PREFIX = "BENCH-CHILD "  # a Child's replies
 
 
 def machine() -> str:
@@ -80,9 +81,7 @@ class Ratios:
         of the same noise (on a shared machine single rounds range widely; the median of many does not)."""
         values = [r[variant][clock] / r[self.baseline][clock] for r in self.rounds
                   if variant in r and self.baseline in r]
-        rng = random.Random(0)
-        medians = sorted(median(rng.choices(values, k=len(values))) for _ in range(resamples))
-        return medians[int(0.025 * resamples)], medians[int(0.975 * resamples) - 1]
+        return bootstrap(lambda rng: median(rng.choices(values, k=len(values))), resamples)
 
     def table(self, unit: str = "step", scale: float = 1e3, unit_name: str = "ms") -> str:
         lines = [f"{'variant':<16} {'wall/' + unit:>12} {'cpu/' + unit:>12} {'wall ratio':>11} {'cpu ratio':>10}"
@@ -98,8 +97,21 @@ class Ratios:
         return "\n".join(lines)
 
 
+def bootstrap(draw: Callable[[random.Random], float], resamples: int) -> tuple:
+    """The 2.5th and 97.5th percentiles of ``resamples`` draws (each a statistic of one resample, seeded)."""
+    rng = random.Random(0)
+    draws = sorted(draw(rng) for _ in range(resamples))
+    return draws[int(0.025 * resamples)], draws[int(0.975 * resamples) - 1]
+
+
 def overhead(ratio: float) -> str:
     return f"{(ratio - 1) * 100:+.2f}%"
+
+
+def interval_text(ratios: Ratios, variant: str) -> str:
+    """'95% interval -0.50%..+1.20%': the CPU ratio's interval, as overheads."""
+    lo, hi = ratios.interval(variant, 1)
+    return f"95% interval {overhead(lo)}..{overhead(hi)}"
 
 
 def verdict(name: str, ratio: float, limit_pct: float) -> str:
@@ -112,6 +124,23 @@ def emit(result: dict) -> None:
     print(RESULT_PREFIX + json.dumps(result), flush=True)
 
 
+def _turns(players: list, play: Callable[[Any], tuple], rounds: int, units: int, interleave: int) -> Iterator[dict]:
+    """Rounds of turns: each player plays ``interleave`` times a round, one at a time, in an order that rotates
+    every pass (AB, BA, AB, ...); yields each round's {player: (wall, cpu) per unit}, summed over its passes.
+    ``play(player)`` runs ``units`` units and returns their (wall, cpu) seconds."""
+    turn = 0
+    for _ in range(rounds):
+        times = dict.fromkeys(players, (0.0, 0.0))
+        for _ in range(interleave):
+            first = turn % len(players)
+            turn += 1
+            for player in players[first:] + players[:first]:
+                wall, cpu = play(player)
+                old = times[player]
+                times[player] = (old[0] + wall / units / interleave, old[1] + cpu / units / interleave)
+        yield times
+
+
 def alternate(variants: Dict[str, Callable[[], None]], run: Callable[[], None], rounds: int, units: int,
               ratios: Optional[Ratios] = None, interleave: int = 1) -> Ratios:
     """In-process rounds: each variant's setup (e.g. lrguard.install/uninstall) then ``run()`` (``units`` steps),
@@ -119,17 +148,12 @@ def alternate(variants: Dict[str, Callable[[], None]], run: Callable[[], None], 
     its times summed per variant: a round spans e.g. one of lrguard's sampling periods while the variants still
     take turns every ``units`` steps (the machine's slower swings fall on both alike). Returns the per-unit times."""
     ratios = ratios or Ratios()
-    names = list(variants)
-    turn = 0
-    for _ in range(rounds):
-        times = dict.fromkeys(names, (0.0, 0.0))
-        for _ in range(interleave):
-            order = names[turn % len(names):] + names[: turn % len(names)]  # AB, BA, AB, ...
-            turn += 1
-            for name in order:
-                variants[name]()
-                wall, cpu = timed(run)
-                times[name] = (times[name][0] + wall / units / interleave, times[name][1] + cpu / units / interleave)
+
+    def play(name: str) -> tuple:
+        variants[name]()
+        return timed(run)
+
+    for times in _turns(list(variants), play, rounds, units, interleave):
         ratios.add_round(times)
     return ratios
 
@@ -148,16 +172,15 @@ class ChildRatios(Ratios):
         self.add_round({v: tuple(statistics.fmean(t[c] for t in ts) for c in (0, 1)) for v, ts in times.items()})
 
     def interval(self, variant: str, clock: int, resamples: int = 400) -> tuple:
-        rng = random.Random(0)
         base, rounds = self.baseline, self.children
-        medians = []
-        for _ in range(resamples):
+
+        def draw(rng: random.Random) -> float:
             picks = {v: rng.choices(range(len(ts)), k=len(ts)) for v, ts in rounds[0].items()}
-            medians.append(median([statistics.fmean(r[variant][i][clock] for i in picks[variant])
-                                   / statistics.fmean(r[base][i][clock] for i in picks[base])
-                                   for r in rng.choices(rounds, k=len(rounds))]))
-        medians.sort()
-        return medians[int(0.025 * resamples)], medians[int(0.975 * resamples) - 1]
+            return median([statistics.fmean(r[variant][i][clock] for i in picks[variant])
+                           / statistics.fmean(r[base][i][clock] for i in picks[base])
+                           for r in rng.choices(rounds, k=len(rounds))])
+
+        return bootstrap(draw, resamples)
 
 
 class Child:
@@ -172,10 +195,10 @@ class Child:
                                                                "PYTHONWARNINGS": "ignore"})
 
     def reply(self) -> dict:
-        """The JSON of the child's next ``BENCH-CHILD`` line (its other output is skipped)."""
+        """The JSON of the child's next ``CHILD_PREFIX`` line (its other output is skipped)."""
         for line in self.proc.stdout:
-            if line.startswith("BENCH-CHILD "):
-                return json.loads(line[len("BENCH-CHILD "):])
+            if line.startswith(CHILD_PREFIX):
+                return json.loads(line[len(CHILD_PREFIX):])
         self.stderr.seek(0)
         raise RuntimeError(f"child {self.argv} ended (rc {self.proc.wait()}):\n{self.stderr.read()[-3000:]}")
 
@@ -199,10 +222,10 @@ class Child:
 def serve(run: Callable[[int], None], **ready) -> None:
     """A ``Child``'s side: report ``ready`` (e.g. whether lrguard watches), then time ``run(units)`` for each order
     read from stdin, until it closes."""
-    print("BENCH-CHILD " + json.dumps(ready), flush=True)
+    print(CHILD_PREFIX + json.dumps(ready), flush=True)
     for line in sys.stdin:
         wall, cpu = timed(lambda: run(int(line)))
-        print("BENCH-CHILD " + json.dumps({"wall": wall, "cpu": cpu}), flush=True)
+        print(CHILD_PREFIX + json.dumps({"wall": wall, "cpu": cpu}), flush=True)
 
 
 def side_by_side(modes: Dict[str, List[str]], per_mode: int, rounds: int, units: int, interleave: int = 1,
@@ -211,29 +234,20 @@ def side_by_side(modes: Dict[str, List[str]], per_mode: int, rounds: int, units:
     (its argv) start together and set up; then in every round each child runs ``units`` units ``interleave`` times,
     one child at a time, in an order that rotates every pass, so that the machine's swings fall on every mode alike.
     ``expect(mode, ready)`` may check a child's ready report. Returns the per-unit times."""
-    children: List[tuple] = []  # (mode, index, Child), the modes interleaved
+    children: List[tuple] = []  # (mode, Child), the modes interleaved
     try:
-        for i in range(per_mode):
-            children += [(name, i, Child(argv)) for name, argv in modes.items()]
-        for name, _, child in children:
+        for _ in range(per_mode):
+            children += [(name, Child(argv)) for name, argv in modes.items()]
+        for name, child in children:
             ready = child.reply()
             if expect is not None:
                 expect(name, ready)
         ratios = ChildRatios()
-        turn = 0
-        for _ in range(rounds):
-            times = {name: [(0.0, 0.0)] * per_mode for name in modes}
-            for _ in range(interleave):
-                order = children[turn % len(children):] + children[: turn % len(children)]
-                turn += 1
-                for name, i, child in order:
-                    wall, cpu = child.run(units)
-                    old = times[name][i]
-                    times[name][i] = (old[0] + wall / units / interleave, old[1] + cpu / units / interleave)
-            ratios.add_children_round(times)
+        for times in _turns(children, lambda c: c[1].run(units), rounds, units, interleave):
+            ratios.add_children_round({name: [times[c] for c in children if c[0] == name] for name in modes})
         return ratios
     finally:
-        for _, _, child in children:
+        for _, child in children:
             child.close()
 
 

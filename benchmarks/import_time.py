@@ -33,7 +33,7 @@ FRAMEWORKS = ("torch", "tensorflow", "keras", "tf_keras", "jax", "numpy", "trans
 REPORT = (
     "import sys, json\n"
     f"heavy = [m for m in {FRAMEWORKS!r} if m in sys.modules]\n"
-    "print('BENCH-CHILD ' + json.dumps({'heavy': heavy, 'installed': 'lrguard' in sys.modules and "
+    f"print({_bench.CHILD_PREFIX!r} + json.dumps({{'heavy': heavy, 'installed': 'lrguard' in sys.modules and "
     "sys.modules['lrguard'].is_installed()}))\n"
 )
 CHILDREN = {
@@ -63,7 +63,8 @@ def measure(child: str) -> dict:
     end = rows.index(top)
     start = max((i + 1 for i, r in enumerate(rows[:end]) if r[3] == 1), default=0)
     inner = sorted(rows[start:end], key=lambda r: -r[1])
-    report = json.loads(next(l for l in proc.stdout.splitlines() if l.startswith("BENCH-CHILD "))[12:])
+    line = next(l for l in proc.stdout.splitlines() if l.startswith(_bench.CHILD_PREFIX))
+    report = json.loads(line[len(_bench.CHILD_PREFIX):])
     return {"ms": top[2] / 1000, "inner": inner, **report}
 
 

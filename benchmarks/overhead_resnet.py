@@ -61,9 +61,9 @@ def main() -> None:
     print(f"resnet18, batch 16 x 3x64x64, SGD(momentum), CPU, 1 thread; {_bench.machine()}")
     print(f"[in-process, {TURNS} one-step turns of each variant per round]")
     print(ratios.table(scale=1e3, unit_name="ms"))
-    cpu, wall, (lo, hi) = ratios.ratio("lrguard", 1), ratios.ratio("lrguard", 0), ratios.interval("lrguard", 1)
-    print(_bench.verdict("resnet18 (cpu)", cpu, LIMIT_PCT),
-          f"(95% interval {_bench.overhead(lo)}..{_bench.overhead(hi)}) | wall {_bench.overhead(wall)}")
+    cpu, wall = ratios.ratio("lrguard", 1), ratios.ratio("lrguard", 0)
+    print(_bench.verdict("resnet18 (cpu)", cpu, LIMIT_PCT), f"({_bench.interval_text(ratios, 'lrguard')})",
+          f"| wall {_bench.overhead(wall)}")
     _bench.emit({"benchmark": "overhead_resnet", "limit_pct": LIMIT_PCT,
                  "overhead_pct": {"in-process": round((cpu - 1) * 100, 2)},
                  "wall_overhead_pct": round((wall - 1) * 100, 2)})

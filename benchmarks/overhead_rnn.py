@@ -60,9 +60,8 @@ def main() -> None:
     print(f"vanilla RNN: nn.RNN(8, 64) over 100 steps, batch 32, Adam, CPU, 1 thread; {_bench.machine()}")
     print(f"\n[in-process: rounds of {PERIOD} steps, turns of {BLOCK}]")
     print(ratios.table(scale=1e3, unit_name="ms"))
-    ratio, (lo, hi) = ratios.ratio("lrguard", 1), ratios.interval("lrguard", 1)
-    print("\n" + _bench.verdict("in-process", ratio, LIMIT_PCT),
-          f"(95% interval {_bench.overhead(lo)}..{_bench.overhead(hi)})")
+    ratio = ratios.ratio("lrguard", 1)
+    print("\n" + _bench.verdict("in-process", ratio, LIMIT_PCT), f"({_bench.interval_text(ratios, 'lrguard')})")
     _bench.emit({"benchmark": "overhead_rnn", "overhead_pct": {"in-process": (ratio - 1) * 100},
                  "limit_pct": LIMIT_PCT})
 

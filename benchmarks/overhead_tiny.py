@@ -219,18 +219,15 @@ def main() -> None:
         print(ratios.table(scale=1e3, unit_name="ms"))
         key = f"in-process, {'steady lr' if schedule == 'steady' else schedule + ' per batch'}"
         results[key], limits[key] = ratios.ratio("lrguard", 1), LIMIT_PCT
-        lo, hi = ratios.interval("lrguard", 1)
         print(_bench.verdict(f"{key} (cpu)", ratios.ratio("lrguard", 1), LIMIT_PCT),
-              f"(95% interval {_bench.overhead(lo)}..{_bench.overhead(hi)})",
-              f"| wall {_bench.overhead(ratios.ratio('lrguard', 0))}")
+              f"({_bench.interval_text(ratios, 'lrguard')})", f"| wall {_bench.overhead(ratios.ratio('lrguard', 0))}")
         if args.start_rounds:
             ratios = run_start(args.start_rounds, schedule)
             print(f"[the start of a run, same loop: a new optimizer and its first {START_STEPS} steps per round]")
             print(ratios.table(scale=1e3, unit_name="ms"))
-            lo, hi = ratios.interval("lrguard", 1)
             start[key] = round((ratios.ratio("lrguard", 1) - 1) * 100, 2)
             print(f"{key}, steps 1-{START_STEPS} (cpu): {_bench.overhead(ratios.ratio('lrguard', 1))}"
-                  f" (95% interval {_bench.overhead(lo)}..{_bench.overhead(hi)}; no target)")
+                  f" ({_bench.interval_text(ratios, 'lrguard')}; no target)")
     if args.per_step:
         per_step(args.per_step)
     if not args.no_subprocess:
@@ -241,10 +238,8 @@ def main() -> None:
         for name in ratios.variants()[1:]:
             key = f"fresh process, {name}"
             results[key], limits[key] = ratios.ratio(name, 1), FRESH_LIMIT_PCT
-            lo, hi = ratios.interval(name, 1)
             print(_bench.verdict(f"{key} (cpu)", ratios.ratio(name, 1), FRESH_LIMIT_PCT),
-                  f"(95% interval {_bench.overhead(lo)}..{_bench.overhead(hi)})",
-                  f"| wall {_bench.overhead(ratios.ratio(name, 0))}")
+                  f"({_bench.interval_text(ratios, name)})", f"| wall {_bench.overhead(ratios.ratio(name, 0))}")
     _bench.emit({"benchmark": "overhead_tiny", "limit_pct": LIMIT_PCT, "limits_pct": limits,
                  "overhead_pct": {k: round((v - 1) * 100, 2) for k, v in results.items()},
                  "start_pct": start})
